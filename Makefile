@@ -1,0 +1,102 @@
+# ember — one entry point: make, make test, make bench, make demo, make sanitize, make install
+#
+# Everything builds into $(BUILD) (default build/); `make BUILD=build-x` keeps a second
+# build beside the first. Sources are found by wildcard: a new file in host/ or
+# bindings/ needs no edit here.
+
+BUILD    ?= build
+CC       ?= cc
+PREFIX   ?= /usr/local
+OPT      ?= -O2
+SANITIZE ?=
+
+LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
+LUA_LIB  := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+
+INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/graph -Ihost/rt
+CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -fPIC -fopenmp -D_GNU_SOURCE $(SANITIZE) \
+            $(INCLUDES) -DEMBER_STDLIB_DIR='"$(abspath stdlib)"' $(EXTRA_CFLAGS)
+LDFLAGS  := -fopenmp $(SANITIZE)
+LIBS     := -lopenblas -lm -lpthread
+
+CORE_SRC := $(sort $(wildcard host/core/*.c host/ops/*.c host/cpu/*.c host/io/*.c \
+                               host/graph/*.c host/rt/*.c))
+BIND_SRC := $(sort $(wildcard bindings/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
+CTEST_SRC := $(sort $(wildcard spec/c/test_*.c))
+CTESTS   := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
+
+.PHONY: all deps test sanitize bench demo install clean fuzz lines
+
+all: $(BUILD)/ember $(BUILD)/ember.so $(BUILD)/libember.a $(BUILD)/libember.so \
+     $(BUILD)/embed_example $(CTESTS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_INC) -MMD -MP -c $< -o $@
+
+-include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(BUILD)/obj/host/main.d
+
+$(BUILD)/libember.a: $(CORE_OBJ) $(BIND_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# the C library with the embedded host; links Lua
+$(BUILD)/libember.so: $(CORE_OBJ) $(BIND_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LUA_LIB) $(LIBS)
+
+# the Lua module: Lua's symbols come from the interpreter that loads it
+$(BUILD)/ember.so: $(CORE_OBJ) $(BIND_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
+
+# -Wl,-E exports the Lua API so C modules (lfs, busted's) load into ember
+$(BUILD)/ember: $(BUILD)/obj/host/main.o $(BUILD)/libember.a
+	$(CC) -o $@ $< $(BUILD)/libember.a -Wl,-E $(LDFLAGS) $(LUA_LIB) -lreadline $(LIBS)
+
+$(BUILD)/embed_example: scripts/embed/embed.c $(BUILD)/libember.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LUA_LIB) $(LIBS)
+
+$(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libember.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LUA_INC) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LUA_LIB) $(LIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh spec/run.sh
+
+# the same suite under AddressSanitizer and UBSan, run by the sanitized ember binary
+sanitize: deps
+	@$(MAKE) --no-print-directory all BUILD=build-asan OPT=-O1 \
+	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	@BUILD=build-asan LUA=build-asan/ember \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh spec/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh scripts/bench/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/ember scripts/demo.lua
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/ember/lua/ember
+	install -m 755 $(BUILD)/ember $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/libember.a $(BUILD)/libember.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/ember.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
+	install -m 644 host/include/ember.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 stdlib/ember/*.lua $(DESTDIR)$(PREFIX)/share/ember/lua/ember/
+
+# line count per folder, to keep files small
+lines:
+	@for d in host/* bindings stdlib/ember spec scripts; do \
+	  [ -d $$d ] && printf '%6d  %s\n' $$(cat $$(find $$d -name '*.[ch]' -o -name '*.lua' | sort) /dev/null | wc -l) $$d; done
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,186 @@
+/*
+** l_index.c — t[...] and t[...] = v: Torch7's indexing with PyTorch's meaning.
+**   t[i]                  select along dim 1 (a 1-D tensor gives a Lua number)
+**   t[{i, {}, {a, b}, {a, b, step}}]   per dim: select, all, a..b inclusive, stepped
+**   t[mask]               masked_select (bool mask of t's shape)
+** Negative indices count from the end (-1 is the last). String keys are methods.
+** Assignment writes through the same view: a number fills it, a tensor is copied in
+** (broadcast). Views go through the op table (select, slice) so they can be recorded.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "lember.h"
+
+/* Run a view op on t; returns a new reference (raises on error). */
+static ember_tensor *view_op(lua_State *L, const char *name, ember_tensor *t, int64_t a0,
+                             int64_t a1, int64_t a2, int64_t a3) {
+  const ember_op *op = ember_op_find(name);
+  ember_tensor *in[1] = { t };
+  ember_call c;
+  ember_call_init(&c, op, 1, in);
+  int64_t v[4] = { a0, a1, a2, a3 };
+  for (int k = 0; k < ember_op_attr_count(op) && k < 4; k++) {
+    c.attr[k].present = 1;
+    c.attr[k].i = v[k];
+  }
+  if (ember_dispatch(&c) != EMBER_OK) lember_raise(L);
+  return c.out[0];
+}
+
+static int64_t index_arg(lua_State *L, int idx, const char *what) {
+  int ok;
+  lua_Integer i = lua_tointegerx(L, idx, &ok);
+  if (!ok) luaL_error(L, "index: %s must be an integer, got %s", what,
+                      lua_type(L, idx) == LUA_TNUMBER ? "a fraction" : luaL_typename(L, idx));
+  if (i == 0) luaL_error(L, "index: 0 is not an index (indices count from 1, or from -1 at the end)");
+  return i > 0 ? i - 1 : i;
+}
+
+/* Resolve the key at idx into a view of t (new reference); *elem is set when the
+** result is a single element of a 1-D tensor that Lua reads as a number. */
+static ember_tensor *resolve(lua_State *L, ember_tensor *t, int key) {
+  if (lua_type(L, key) == LUA_TNUMBER) {
+    if (t->ndim == 0) luaL_error(L, "index: a 0-dim tensor cannot be indexed (use :item())");
+    int64_t i = index_arg(L, key, "index");
+    return view_op(L, "select", t, 0, i, 0, 0);
+  }
+  if (!lua_istable(L, key)) {
+    luaL_error(L, "index: cannot index a tensor with a %s", luaL_typename(L, key));
+    return NULL;
+  }
+  int n = (int)lua_rawlen(L, key);
+  if (n > t->ndim) {
+    char s[128];
+    luaL_error(L, "index: %d indices for a tensor of shape %s", n, ember_shape_str(t, s, sizeof s));
+  }
+  ember_tensor_retain(t);
+  ember_tensor *cur = t;
+  int dim = 0;                  /* dim of cur the next index applies to */
+  for (int k = 1; k <= n; k++) {
+    lua_rawgeti(L, key, k);
+    ember_tensor *next = NULL;
+    int top = lua_gettop(L);
+    if (lua_type(L, top) == LUA_TNUMBER) {
+      int64_t i = index_arg(L, top, "index");
+      next = view_op(L, "select", cur, dim, i, 0, 0);
+    } else if (lua_istable(L, top)) {
+      int len = (int)lua_rawlen(L, top);
+      int64_t size = cur->shape[dim];
+      int64_t start = 0, stop = size, step = 1;
+      if (len >= 1) {
+        lua_rawgeti(L, top, 1);
+        start = index_arg(L, -1, "slice start");
+        lua_pop(L, 1);
+        if (start < 0) start += size;
+        stop = start + 1;
+      }
+      if (len >= 2) {
+        lua_rawgeti(L, top, 2);
+        int64_t last = index_arg(L, -1, "slice end");
+        lua_pop(L, 1);
+        if (last < 0) last += size;
+        stop = last + 1;              /* Torch7 ranges include their end */
+      }
+      if (len >= 3) {
+        lua_rawgeti(L, top, 3);
+        int ok;
+        step = lua_tointegerx(L, -1, &ok);
+        lua_pop(L, 1);
+        if (!ok || step <= 0) {
+          ember_tensor_release(cur);
+          luaL_error(L, "index: slice step must be a positive integer");
+        }
+      }
+      if (start < 0 || start >= size || stop > size || stop < start) {
+        ember_tensor_release(cur);
+        luaL_error(L, "index: range %d..%d out of bounds for dim %d of size %d",
+                   (int)start + 1, (int)stop, dim + 1, (int)size);
+      }
+      next = view_op(L, "slice", cur, dim, start, stop, step);
+      dim++;
+    } else {
+      ember_tensor_release(cur);
+      luaL_error(L, "index: entry %d of the index table is a %s (number or {a, b, step} expected)",
+                 k, luaL_typename(L, top));
+    }
+    lua_pop(L, 1);
+    ember_tensor_release(cur);
+    cur = next;
+  }
+  return cur;
+}
+
+static int t_index(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));          /* methods */
+    return 1;
+  }
+  ember_tensor *t = lember_check(L, 1);
+  ember_tensor *mask = lember_test(L, 2);
+  if (mask) {
+    ember_tensor *in[2] = { t, mask };
+    return lember_run(L, "masked_select", 2, in, NULL);
+  }
+  if (lua_type(L, 2) == LUA_TNUMBER && t->ndim == 1) {  /* Torch7: a number */
+    int64_t i = index_arg(L, 2, "index");
+    if (i < -t->shape[0] || i >= t->shape[0])
+      return luaL_error(L, "index: %d out of range for a tensor of size %d",
+                        (int)lua_tointeger(L, 2), (int)t->shape[0]);
+    if (i < 0) i += t->shape[0];
+    int64_t idx[1] = { i };
+    const char *p = ember_tensor_ptr(t, idx);
+    if (t->dtype == EMBER_BOOL) lua_pushboolean(L, *p);
+    else if (ember_dtype_is_int(t->dtype)) lua_pushinteger(L, ember_load_i64(t->dtype, p));
+    else lua_pushnumber(L, ember_load_f64(t->dtype, p));
+    return 1;
+  }
+  return lember_push(L, resolve(L, t, 2));
+}
+
+static int t_newindex(lua_State *L) {
+  ember_tensor *t = lember_check(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING)
+    return luaL_error(L, "tensor: cannot set field \"%s\"", lua_tostring(L, 2));
+  ember_tensor *mask = lember_test(L, 2);
+  if (mask) {
+    if (lua_type(L, 3) != LUA_TNUMBER)
+      return luaL_error(L, "index: t[mask] = v takes a number v");
+    char attrs[64];
+    snprintf(attrs, sizeof attrs, "value=%.17g", lua_tonumber(L, 3));
+    ember_tensor *in[2] = { t, mask };
+    ember_tensor *out[1];
+    const ember_op *op = ember_op_find("masked_fill");
+    if (op == NULL) return luaL_error(L, "index: masked_fill is not available");
+    ember_call c;
+    ember_call_init(&c, op, 2, in);
+    c.inplace = 1;
+    int k = ember_op_attr_index(op, "value");
+    if (k >= 0) { c.attr[k].present = 1; c.attr[k].f = lua_tonumber(L, 3); }
+    (void)attrs; (void)out;
+    if (ember_dispatch(&c) != EMBER_OK) return lember_raise(L);
+    ember_tensor_release(c.out[0]);
+    return 0;
+  }
+  lember_push(L, resolve(L, t, 2));              /* anchored: errors below cannot leak it */
+  ember_tensor *view = lember_check(L, -1);
+  ember_status st;
+  ember_tensor *src = lember_test(L, 3);
+  if (src) st = ember_copy_(view, src);
+  else if (lua_type(L, 3) == LUA_TNUMBER) st = ember_fill_(view, lua_tonumber(L, 3));
+  else if (lua_type(L, 3) == LUA_TBOOLEAN) st = ember_fill_(view, lua_toboolean(L, 3));
+  else return luaL_error(L, "index: cannot assign a %s into a tensor", luaL_typename(L, 3));
+  if (st != EMBER_OK) return lember_raise(L);
+  return 0;
+}
+
+void lember_open_index(lua_State *L, int methods) {
+  luaL_getmetatable(L, EMBER_TENSOR_MT);
+  lua_pushvalue(L, methods);
+  lua_pushcclosure(L, t_index, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, t_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pop(L, 1);
+}

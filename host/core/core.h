@@ -1,0 +1,117 @@
+/*
+** core.h — internal API of host/core: dtype traits, shapes and broadcasting, type
+** promotion, dtype conversion, the elementwise iterator and the RNG.
+** Everything here is C with no Lua; ops (host/ops) and kernels (host/cpu) use it.
+*/
+#ifndef EMBER_CORE_H
+#define EMBER_CORE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "ember.h"
+
+/* {====== dtype traits */
+
+typedef struct ember_dtype_traits {
+  const char *name;        /* "f32" */
+  size_t size;             /* bytes */
+  int is_float, is_int;    /* bool is neither */
+  const char *torch7_name; /* print footer: ember.FloatTensor */
+} ember_dtype_traits;
+
+extern const ember_dtype_traits ember_dtype_traits_table[EMBER_DTYPE_COUNT];
+
+/* Read / write one element at address p as double (i64 beyond 2^53 loses bits; use
+** the _i64 forms where exact integers matter). */
+double ember_load_f64(ember_dtype dt, const void *p);
+void ember_store_f64(ember_dtype dt, void *p, double v);
+int64_t ember_load_i64(ember_dtype dt, const void *p);
+void ember_store_i64(ember_dtype dt, void *p, int64_t v);
+
+/* Convert n contiguous elements from one dtype to another (src != dst memory). */
+void ember_convert(ember_dtype to, void *dst, ember_dtype from, const void *src, int64_t n);
+
+/* }====== */
+
+/* {====== shapes */
+
+/* Normalise a possibly negative dim against ndim; returns -1 when out of range. */
+int ember_norm_dim(int dim, int ndim);
+
+/* Fills out with the broadcast of a and b (PyTorch rules). EMBER_ERROR if they do not
+** broadcast; the message names op, both shapes and the dimension that clashes. */
+ember_status ember_broadcast_shapes(const char *op, int na, const int64_t *a, int nb,
+                                    const int64_t *b, int *nout, int64_t *out);
+
+/* Strides that read t as if broadcast to (ndim, shape): 0 on expanded dims. */
+void ember_broadcast_strides(const ember_tensor *t, int ndim, const int64_t *shape,
+                             int64_t *stride);
+
+void ember_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
+int64_t ember_shape_numel(int ndim, const int64_t *shape);
+int ember_same_shape(const ember_tensor *a, const ember_tensor *b);
+
+/* "2x3", scalar "[]" — for error messages. */
+char *ember_shape_text(int ndim, const int64_t *shape, char *buf, size_t n);
+
+/* }====== */
+
+/* {====== type promotion (PyTorch's result_type) */
+
+/* Category order bool < int < float; within a category the wider dtype wins. Tensors
+** with dims beat 0-dim tensors, which beat wrapped numbers, but only within a category:
+** a higher category always lifts the result (an int tensor + 2.5 is the default float). */
+ember_dtype ember_promote_types(ember_dtype a, ember_dtype b);
+ember_dtype ember_result_type(int n, ember_tensor *const *t);
+
+/* The default float dtype (f32). */
+#define EMBER_DEFAULT_FLOAT EMBER_F32
+
+/* }====== */
+
+/* {====== elementwise iteration */
+
+/* A loop over one innermost run: data[k] points at operand k (0 = the output), each
+** advanced by strides[k] bytes per element, n elements. ctx is the op's own state. */
+typedef void (*ember_loop_fn)(char **data, const int64_t *strides, int64_t n, void *ctx);
+
+#define EMBER_ITER_MAX_OPERANDS 6
+
+/* Runs loop over out's shape; every input is broadcast to out's shape (input dtypes are
+** the loop's business). Dims are coalesced so a contiguous tensor is one run; large
+** tensors are split across OpenMP threads, small ones stay on the calling thread. */
+void ember_iter_run(ember_tensor *out, int nin, const ember_tensor *const *in,
+                    ember_loop_fn loop, void *ctx);
+
+/* Elements above which elementwise work is split across threads. */
+#define EMBER_PARALLEL_GRAIN 32768
+
+/* }====== */
+
+/* {====== storage and tensors */
+
+/* New contiguous tensor with the given dtype and the shape of t. */
+ember_tensor *ember_tensor_empty_like(const ember_tensor *t, ember_dtype dt);
+
+/* Byte address of the element at the given multi-index (0-based). */
+char *ember_tensor_ptr(const ember_tensor *t, const int64_t *index);
+
+/* }====== */
+
+/* {====== RNG: Philox 4x32-10, counter based */
+
+/* The stream is a pure function of (seed, counter), so a GPU kernel can produce
+** exactly the same numbers by computing the same blocks in parallel. Each call takes
+** the next `n` values and advances the global counter. */
+void ember_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]);
+uint64_t ember_rng_seed(void);
+/* Reserves n 32-bit draws (rounded up to blocks of 4); returns the first counter. */
+uint64_t ember_rng_reserve(int64_t n);
+/* Uniform in [0, 1) from a 32-bit draw (24 bits, so f32 never rounds to 1). */
+float ember_u32_to_unit_f32(uint32_t x);
+double ember_u64_to_unit_f64(uint32_t hi, uint32_t lo);
+
+/* }====== */
+
+#endif

@@ -1,0 +1,180 @@
+/*
+** tensor.c — tensor headers: creation, reference counting and element access.
+** A tensor is a shape, strides and an offset (all in elements) over a refcounted
+** storage; a view is just another header over the same storage (see view.c).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+static ember_tensor *header_new(ember_dtype dt, int ndim, const int64_t *shape) {
+  if (ndim < 0 || ndim > EMBER_MAX_DIMS) {
+    ember_error("tensor: %d dims (at most %d)", ndim, EMBER_MAX_DIMS);
+    return NULL;
+  }
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] < 0) {
+      ember_error("tensor: negative size %lld in dim %d", (long long)shape[i], i);
+      return NULL;
+    }
+  ember_tensor *t = malloc(sizeof *t);
+  if (t == NULL) {
+    ember_error("out of memory");
+    return NULL;
+  }
+  t->refcount = 1;
+  t->dtype = dt;
+  t->ndim = ndim;
+  if (ndim) memcpy(t->shape, shape, ndim * sizeof *shape);
+  t->offset = 0;
+  t->storage = NULL;
+  t->flags = 0;
+  t->autograd = NULL;
+  return t;
+}
+
+ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape) {
+  if (dt < 0 || dt >= EMBER_DTYPE_COUNT) {
+    ember_error("tensor: unknown dtype %d", (int)dt);
+    return NULL;
+  }
+  ember_tensor *t = header_new(dt, ndim, shape);
+  if (t == NULL) return NULL;
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] && n > INT64_MAX / 16 / shape[i]) {
+      free(t);
+      ember_error("tensor: shape too large");
+      return NULL;
+    }
+    n *= shape[i];
+  }
+  ember_contiguous_strides(ndim, shape, t->stride);
+  t->storage = ember_storage_new((size_t)n * ember_dtype_size(dt));
+  if (t->storage == NULL) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+ember_tensor *ember_tensor_zeros(ember_dtype dt, int ndim, const int64_t *shape) {
+  ember_tensor *t = ember_tensor_empty(dt, ndim, shape);
+  if (t) memset(t->storage->data, 0, t->storage->nbytes);
+  return t;
+}
+
+ember_tensor *ember_tensor_scalar(ember_dtype dt, double v) {
+  ember_tensor *t = ember_tensor_empty(dt, 0, NULL);
+  if (t) ember_store_f64(dt, t->storage->data, v);
+  return t;
+}
+
+ember_tensor *ember_tensor_empty_like(const ember_tensor *t, ember_dtype dt) {
+  return ember_tensor_empty(dt, t->ndim, t->shape);
+}
+
+ember_tensor *ember_tensor_from_data(void *data, ember_dtype dt, int ndim,
+                                     const int64_t *shape, const int64_t *stride,
+                                     ember_release_fn release, void *ctx) {
+  ember_tensor *t = header_new(dt, ndim, shape);
+  if (t == NULL) return NULL;
+  if (stride) memcpy(t->stride, stride, ndim * sizeof *stride);
+  else ember_contiguous_strides(ndim, shape, t->stride);
+  /* the extent the strides reach decides the storage size */
+  int64_t extent = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] == 0) { extent = 0; break; }
+    extent += (shape[i] - 1) * (t->stride[i] < 0 ? -t->stride[i] : t->stride[i]);
+  }
+  t->storage = ember_storage_wrap(data, (size_t)extent * ember_dtype_size(dt),
+                                  EMBER_ALLOC_EXTERNAL, release, ctx);
+  if (t->storage == NULL) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+ember_tensor *ember_tensor_view_of(const ember_tensor *src, int ndim, const int64_t *shape,
+                                   const int64_t *stride, int64_t offset) {
+  ember_tensor *t = header_new(src->dtype, ndim, shape);
+  if (t == NULL) return NULL;
+  if (ndim) memcpy(t->stride, stride, ndim * sizeof *stride);
+  t->offset = offset;
+  t->storage = src->storage;
+  ember_storage_retain(t->storage);
+  return t;
+}
+
+/* Autograd owns what hangs off t->autograd; it installs this to free it. */
+void (*ember_autograd_free_hook)(ember_tensor *t) = NULL;
+
+void ember_tensor_retain(ember_tensor *t) {
+  __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
+}
+
+void ember_tensor_release(ember_tensor *t) {
+  if (t == NULL || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+  if (t->autograd && ember_autograd_free_hook) ember_autograd_free_hook(t);
+  ember_storage_release(t->storage);
+  free(t);
+}
+
+int64_t ember_tensor_numel(const ember_tensor *t) {
+  return ember_shape_numel(t->ndim, t->shape);
+}
+
+int ember_tensor_is_contiguous(const ember_tensor *t) {
+  int64_t expect = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    if (t->shape[i] == 1) continue;
+    if (t->shape[i] == 0) return 1;
+    if (t->stride[i] != expect) return 0;
+    expect *= t->shape[i];
+  }
+  return 1;
+}
+
+void *ember_tensor_data(const ember_tensor *t) {
+  return (char *)t->storage->data + t->offset * (int64_t)ember_dtype_size(t->dtype);
+}
+
+size_t ember_tensor_nbytes(const ember_tensor *t) {
+  return (size_t)ember_tensor_numel(t) * ember_dtype_size(t->dtype);
+}
+
+char *ember_shape_str(const ember_tensor *t, char *buf, size_t n) {
+  return ember_shape_text(t->ndim, t->shape, buf, n);
+}
+
+char *ember_tensor_ptr(const ember_tensor *t, const int64_t *index) {
+  int64_t off = t->offset;
+  for (int i = 0; i < t->ndim; i++) off += index[i] * t->stride[i];
+  return (char *)t->storage->data + off * (int64_t)ember_dtype_size(t->dtype);
+}
+
+/* flat row-major index -> element address */
+static char *flat_ptr(const ember_tensor *t, int64_t i) {
+  int64_t off = t->offset;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    int64_t n = t->shape[d];
+    off += (i % n) * t->stride[d];
+    i /= n;
+  }
+  return (char *)t->storage->data + off * (int64_t)ember_dtype_size(t->dtype);
+}
+
+double ember_tensor_get(const ember_tensor *t, int64_t i) {
+  return ember_load_f64(t->dtype, flat_ptr(t, i));
+}
+
+ember_status ember_tensor_set(ember_tensor *t, int64_t i, double v) {
+  if (i < 0 || i >= ember_tensor_numel(t))
+    return ember_error("set: index %lld out of range for %lld elements", (long long)i,
+                       (long long)ember_tensor_numel(t));
+  ember_store_f64(t->dtype, flat_ptr(t, i), v);
+  return EMBER_OK;
+}

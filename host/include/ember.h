@@ -1,0 +1,232 @@
+/*
+** ember.h — the public C API of ember: tensors, ops, and the embedded Lua host.
+**
+** Grouped by capability, as lua.h is:
+**   1. status and errors        5. calling ops from the op table
+**   2. dtypes                   6. the embedded Lua host (needs ember built with Lua)
+**   3. storage                  7. versions
+**   4. tensors and views
+**
+** Conventions. Every function that can fail returns an ember_status (EMBER_OK = 0)
+** or NULL, and leaves a message that ember_last_error() returns; nothing aborts or
+** prints. Dimensions and indices in the C API are 0-based and may be negative
+** (counting from the end, as in PyTorch). Objects are reference counted: a function
+** that returns a tensor gives the caller one reference, released with
+** ember_tensor_release(). Strides and offsets count elements, not bytes.
+*/
+#ifndef EMBER_H
+#define EMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EMBER_VERSION_MAJOR 0
+#define EMBER_VERSION_MINOR 1
+#define EMBER_VERSION_PATCH 0
+#define EMBER_VERSION "0.1.0"
+
+#define EMBER_MAX_DIMS 8
+
+/* {====== 1. status and errors */
+
+typedef enum ember_status { EMBER_OK = 0, EMBER_ERROR = -1 } ember_status;
+
+/* The message of the last failure on this thread ("" when none). */
+const char *ember_last_error(void);
+
+/* Sets the message (printf format) and returns EMBER_ERROR, so a failing
+** function can end with `return ember_error("...")`. */
+ember_status ember_error(const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 1, 2)))
+#endif
+  ;
+
+/* }====== */
+
+/* {====== 2. dtypes */
+
+/* ORDER DTYPE: keep in step with the traits table in host/core/dtype.c. */
+typedef enum ember_dtype {
+  EMBER_F32, EMBER_F64, EMBER_F16, EMBER_BF16,
+  EMBER_I8, EMBER_I16, EMBER_I32, EMBER_I64, EMBER_U8, EMBER_BOOL,
+  EMBER_DTYPE_COUNT,
+  EMBER_DTYPE_NONE = -1
+} ember_dtype;
+
+const char *ember_dtype_name(ember_dtype dt);          /* "f32" */
+ember_dtype ember_dtype_from_name(const char *name);   /* EMBER_DTYPE_NONE if unknown */
+size_t ember_dtype_size(ember_dtype dt);               /* bytes per element */
+int ember_dtype_is_float(ember_dtype dt);              /* f32 f64 f16 bf16 */
+int ember_dtype_is_int(ember_dtype dt);                /* i8..i64, u8 (not bool) */
+
+/* IEEE binary16 and bfloat16 conversions; float -> half rounds to nearest even. */
+float ember_f16_to_f32(uint16_t h);
+uint16_t ember_f32_to_f16(float f);
+float ember_bf16_to_f32(uint16_t h);
+uint16_t ember_f32_to_bf16(float f);
+
+/* }====== */
+
+/* {====== 3. storage */
+
+typedef enum ember_device { EMBER_CPU = 0, EMBER_VULKAN = 1 } ember_device;
+
+/* A refcounted block of memory that knows how to free itself. The allocator kind
+** says who owns the bytes: ember's heap, a region of a mapped file, memory that
+** belongs to the caller (released through a callback), or a device buffer. */
+typedef enum ember_alloc_kind {
+  EMBER_ALLOC_HEAP, EMBER_ALLOC_MMAP, EMBER_ALLOC_EXTERNAL, EMBER_ALLOC_DEVICE
+} ember_alloc_kind;
+
+typedef struct ember_storage ember_storage;
+typedef void (*ember_release_fn)(void *data, size_t nbytes, void *ctx);
+
+struct ember_storage {
+  int refcount;
+  ember_alloc_kind kind;
+  ember_device device;
+  void *data;               /* host pointer (NULL for device-only storage) */
+  size_t nbytes;
+  ember_release_fn release; /* called once when the last reference goes */
+  void *release_ctx;
+  void *device_handle;      /* backend object for EMBER_ALLOC_DEVICE */
+};
+
+ember_storage *ember_storage_new(size_t nbytes);            /* heap, uninitialised */
+ember_storage *ember_storage_wrap(void *data, size_t nbytes, ember_alloc_kind kind,
+                                  ember_release_fn release, void *ctx);
+void ember_storage_retain(ember_storage *s);
+void ember_storage_release(ember_storage *s);
+
+/* Bytes of heap storage alive now. The Lua host reads it to pace its garbage
+** collector by memory the collector cannot see. */
+size_t ember_heap_bytes(void);
+
+/* }====== */
+
+/* {====== 4. tensors and views */
+
+typedef struct ember_tensor ember_tensor;
+
+struct ember_tensor {
+  int refcount;
+  ember_dtype dtype;
+  int ndim;
+  int64_t shape[EMBER_MAX_DIMS];
+  int64_t stride[EMBER_MAX_DIMS];  /* elements */
+  int64_t offset;                  /* elements from storage->data */
+  ember_storage *storage;
+  unsigned flags;                  /* EMBER_TENSOR_* */
+  void *autograd;                  /* owned by the autograd engine; NULL when unused */
+};
+
+/* A tensor made from a Lua number: it takes part in type promotion as PyTorch's
+** "wrapped numbers" do (int tensor + 2.5 gives the default float dtype, f32 tensor
+** + 2.5 stays f32). */
+#define EMBER_TENSOR_WRAPPED_NUMBER 1u
+
+/* New contiguous tensor of the given shape (uninitialised / zeroed). */
+ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape);
+ember_tensor *ember_tensor_zeros(ember_dtype dt, int ndim, const int64_t *shape);
+ember_tensor *ember_tensor_scalar(ember_dtype dt, double v);   /* 0-dim */
+
+/* A tensor over memory the caller owns; `release(data, nbytes, ctx)` runs when ember
+** no longer needs it (release may be NULL). strides may be NULL for contiguous. No copy. */
+ember_tensor *ember_tensor_from_data(void *data, ember_dtype dt, int ndim,
+                                     const int64_t *shape, const int64_t *stride,
+                                     ember_release_fn release, void *ctx);
+
+/* A view: new tensor header over the same storage. */
+ember_tensor *ember_tensor_view_of(const ember_tensor *t, int ndim, const int64_t *shape,
+                                   const int64_t *stride, int64_t offset);
+
+void ember_tensor_retain(ember_tensor *t);
+void ember_tensor_release(ember_tensor *t);
+
+int64_t ember_tensor_numel(const ember_tensor *t);
+int ember_tensor_is_contiguous(const ember_tensor *t);
+void *ember_tensor_data(const ember_tensor *t);   /* host address of element 0 */
+size_t ember_tensor_nbytes(const ember_tensor *t); /* numel * element size */
+
+/* Shape text "2x3" (scalar: "[]"), written into buf; returns buf. */
+char *ember_shape_str(const ember_tensor *t, char *buf, size_t n);
+
+/* Element access as double, by flat 0-based index in logical (row-major) order. */
+double ember_tensor_get(const ember_tensor *t, int64_t i);
+ember_status ember_tensor_set(ember_tensor *t, int64_t i, double v);
+
+/* Views. dims may be negative. Each returns NULL and sets the error on a bad shape. */
+ember_tensor *ember_view(ember_tensor *t, int ndim, const int64_t *shape);     /* -1 inferred; needs compatible strides */
+ember_tensor *ember_reshape(ember_tensor *t, int ndim, const int64_t *shape);  /* view when possible, else copy */
+ember_tensor *ember_narrow(ember_tensor *t, int dim, int64_t start, int64_t length);
+ember_tensor *ember_select(ember_tensor *t, int dim, int64_t index);
+ember_tensor *ember_slice(ember_tensor *t, int dim, int64_t start, int64_t stop, int64_t step); /* [start, stop) */
+ember_tensor *ember_transpose(ember_tensor *t, int d0, int d1);
+ember_tensor *ember_permute(ember_tensor *t, int ndim, const int *dims);
+ember_tensor *ember_expand(ember_tensor *t, int ndim, const int64_t *shape);   /* -1 keeps a dim */
+ember_tensor *ember_squeeze(ember_tensor *t, int dim);     /* dim = EMBER_ALL_DIMS: every size-1 dim */
+ember_tensor *ember_unsqueeze(ember_tensor *t, int dim);
+ember_tensor *ember_flatten(ember_tensor *t, int start, int end);
+ember_tensor *ember_contiguous(ember_tensor *t);           /* same tensor (retained) if already */
+ember_tensor *ember_clone(ember_tensor *t);
+ember_tensor *ember_to_dtype(ember_tensor *t, ember_dtype dt); /* same tensor (retained) if equal */
+#define EMBER_ALL_DIMS 127
+
+/* dst[...] = src, broadcasting src to dst's shape and converting dtypes. */
+ember_status ember_copy_(ember_tensor *dst, const ember_tensor *src);
+ember_status ember_fill_(ember_tensor *dst, double v);
+
+/* }====== */
+
+/* {====== 5. calling ops from the op table */
+
+/* Every op is one entry of the op table (host/ops/ops.h). From C, call an op by name:
+** inputs are tensors (NULL for an absent optional input), attributes are given as a
+** string "name=value,name=value" in the op's own terms, e.g.
+**     ember_tensor *out;
+**     ember_op_run("sum", 1, &x, "dim=0,keepdim=true", &out, 1);
+** Returns the number of outputs written (<= maxout) or -1 on error. */
+int ember_op_run(const char *name, int nin, ember_tensor *const *in, const char *attrs,
+                 ember_tensor **out, int maxout);
+
+/* Number of ops in the table, and the name of op i (0-based). */
+int ember_op_count(void);
+const char *ember_op_name(int i);
+
+/* Seeds the counter-based RNG (Philox 4x32-10) used by rand/randn/randint/dropout. */
+void ember_manual_seed(uint64_t seed);
+
+/* }====== */
+
+/* {====== 6. the embedded Lua host */
+
+/* An ember Lua state: a Lua 5.4 state with the `ember` module loaded and the
+** standard library path set. Available when ember is built with Lua (libember). */
+typedef struct ember_host ember_host;
+
+ember_host *ember_host_open(void);
+void ember_host_close(ember_host *h);
+ember_status ember_host_dostring(ember_host *h, const char *code, const char *chunkname);
+ember_status ember_host_dofile(ember_host *h, const char *path);
+
+/* Pass tensors in and out by pointer, without copying: set_tensor makes the global
+** `name` a Lua tensor sharing t's storage; get_tensor returns a new reference to the
+** tensor held by global `name` (NULL and an error if it is not a tensor). */
+ember_status ember_host_set_tensor(ember_host *h, const char *name, ember_tensor *t);
+ember_tensor *ember_host_get_tensor(ember_host *h, const char *name);
+
+/* The underlying lua_State, for programs that want the Lua C API. */
+void *ember_host_lua(ember_host *h);
+
+/* }====== */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

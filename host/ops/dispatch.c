@@ -1,0 +1,218 @@
+/*
+** dispatch.c — runs one op call: infer, allocate, cast, kernel, convert, record.
+** The same path serves the Lua bindings, ember_op_run from C, and (later) the runtime,
+** so every caller gets the same checks and the same error messages.
+*/
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+void (*ember_autograd_record_hook)(ember_call *c) = NULL;
+
+void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **in) {
+  c->op = op;
+  c->nin = nin;
+  c->in = in;
+  c->nout = op->nout;
+  c->inplace = 0;
+  c->index_base = 0;
+  c->list_out = NULL;
+  c->nlist = 0;
+  c->compute = EMBER_DTYPE_NONE;
+  int na = ember_op_attr_count(op);
+  for (int k = 0; k < na; k++) {
+    const ember_attr *d = ember_op_default(op, k);
+    c->attr[k].present = d->present;
+    c->attr[k].n = d->n;
+    c->attr[k].i = d->i;
+    c->attr[k].f = d->f;
+    c->attr[k].s = d->s;
+    if (d->n) memcpy(c->attr[k].v, d->v, d->n * sizeof d->v[0]);
+  }
+}
+
+static int category(ember_dtype dt) {
+  return dt == EMBER_BOOL ? 0 : ember_dtype_is_float(dt) ? 2 : 1;
+}
+
+static ember_status alloc_outputs(ember_call *c) {
+  for (int k = 0; k < c->nout; k++) {
+    ember_dtype kd = c->out_kernel[k] != EMBER_DTYPE_NONE ? c->out_kernel[k] : c->out_dtype[k];
+    if (k == 0 && c->inplace) {
+      ember_tensor *target = c->in_user[0];
+      if (c->out_ndim[0] != target->ndim ||
+          memcmp(c->out_shape[0], target->shape, target->ndim * sizeof target->shape[0]) != 0) {
+        char a[128], b[128];
+        return ember_op_error(c, "result of shape %s does not fit the in-place target of shape %s",
+                              ember_shape_text(c->out_ndim[0], c->out_shape[0], a, sizeof a),
+                              ember_shape_str(target, b, sizeof b));
+      }
+      if (category(c->out_dtype[0]) > category(target->dtype))
+        return ember_op_error(c, "result dtype %s cannot be written in place into a %s tensor",
+                              ember_dtype_name(c->out_dtype[0]), ember_dtype_name(target->dtype));
+      c->out_dtype[0] = target->dtype;
+      if (kd == target->dtype && target->storage->device == EMBER_CPU) {
+        ember_tensor_retain(target);
+        c->out[0] = target;
+        continue;
+      }
+    }
+    c->out[k] = ember_tensor_empty(kd, c->out_ndim[k], c->out_shape[k]);
+    if (c->out[k] == NULL) return EMBER_ERROR;
+  }
+  return EMBER_OK;
+}
+
+/* Bring each output to its declared dtype; for in-place calls, write into in[0]. */
+static ember_status finish_outputs(ember_call *c) {
+  for (int k = 0; k < c->nout; k++) {
+    ember_tensor *o = c->out[k];
+    if (k == 0 && c->inplace) {
+      ember_tensor *target = c->in_user[0];
+      if (o != target) {
+        ember_status st = ember_copy_(target, o);
+        ember_tensor_release(o);
+        ember_tensor_retain(target);
+        c->out[0] = target;
+        if (st != EMBER_OK) return st;
+      }
+      continue;
+    }
+    if (o->dtype != c->out_dtype[k]) {
+      ember_tensor *conv = ember_to_dtype(o, c->out_dtype[k]);
+      ember_tensor_release(o);
+      c->out[k] = conv;
+      if (conv == NULL) return EMBER_ERROR;
+    }
+  }
+  return EMBER_OK;
+}
+
+static void release_outputs(ember_call *c) {
+  for (int k = 0; k < c->nout && k < EMBER_MAX_OUTPUTS; k++) {
+    ember_tensor_release(c->out[k]);
+    c->out[k] = NULL;
+  }
+}
+
+static void restore_inputs(ember_call *c, int n) {
+  for (int i = 0; i < n; i++) {
+    if (c->in_owned[i]) ember_tensor_release(c->in_owned[i]);
+    c->in_owned[i] = NULL;
+    c->in[i] = c->in_user[i];
+  }
+}
+
+ember_status ember_dispatch(ember_call *c) {
+  const ember_op *op = c->op;
+  if (c->nin < op->min_inputs || (op->max_inputs >= 0 && c->nin > op->max_inputs))
+    return ember_op_error(c, "takes %d to %d tensor inputs, got %d", op->min_inputs,
+                          op->max_inputs, c->nin);
+  for (int i = 0; i < c->nin; i++)
+    if (c->in[i] == NULL && i < op->min_inputs)
+      return ember_op_error(c, "input %d is missing", i + 1);
+  int ncast = c->nin < EMBER_INLINE_INPUTS ? c->nin : EMBER_INLINE_INPUTS;
+  for (int i = 0; i < ncast; i++) {
+    c->in_cast[i] = EMBER_DTYPE_NONE;
+    c->in_owned[i] = NULL;
+    c->in_user[i] = c->in[i];
+  }
+  for (int k = 0; k < EMBER_MAX_OUTPUTS; k++) {
+    c->out[k] = NULL;
+    c->out_kernel[k] = EMBER_DTYPE_NONE;
+  }
+  if (op->infer(c) != EMBER_OK) return EMBER_ERROR;
+
+  ember_device dev = EMBER_CPU;
+  for (int i = 0; i < c->nin; i++)
+    if (c->in[i] && c->in[i]->storage->device != EMBER_CPU) dev = c->in[i]->storage->device;
+  ember_kernel_fn kernel = dev == EMBER_CPU ? op->cpu : op->vulkan;
+  if (kernel == NULL)
+    return ember_op_error(c, "not implemented on %s", dev == EMBER_CPU ? "cpu" : "vulkan");
+
+  if (op->flags & EMBER_OP_VIEW) {
+    if (kernel(c) != EMBER_OK) return EMBER_ERROR;
+    if (ember_autograd_record_hook) ember_autograd_record_hook(c);
+    return EMBER_OK;
+  }
+  for (int i = 0; i < ncast; i++) {
+    if (c->in_cast[i] == EMBER_DTYPE_NONE || c->in[i] == NULL) continue;
+    c->in_owned[i] = ember_to_dtype(c->in[i], c->in_cast[i]);
+    if (c->in_owned[i] == NULL) {
+      restore_inputs(c, i);
+      return EMBER_ERROR;
+    }
+    c->in[i] = c->in_owned[i];
+  }
+  ember_status st = EMBER_OK;
+  if (!(op->flags & (EMBER_OP_ALLOCS | EMBER_OP_LIST_OUT))) st = alloc_outputs(c);
+  if (st == EMBER_OK) st = kernel(c);
+  if (st == EMBER_OK && !(op->flags & EMBER_OP_LIST_OUT)) st = finish_outputs(c);
+  restore_inputs(c, ncast);
+  if (st != EMBER_OK) {
+    release_outputs(c);
+    return EMBER_ERROR;
+  }
+  if (ember_autograd_record_hook) ember_autograd_record_hook(c);
+  return EMBER_OK;
+}
+
+/* {====== ember_op_run: the C entry by name */
+
+static ember_status parse_attrs(ember_call *c, const char *text, char *buf, size_t bufsize) {
+  if (text == NULL || *text == 0) return EMBER_OK;
+  if (strlen(text) >= bufsize) return ember_op_error(c, "attribute string too long");
+  strcpy(buf, text);
+  for (char *p = buf; p && *p;) {
+    char *item = p;
+    char *comma = strchr(p, ',');
+    /* a comma followed by a digit or '-' continues a list ("stride=1,1") */
+    while (comma && (comma[1] == '-' || (comma[1] >= '0' && comma[1] <= '9'))) comma = strchr(comma + 1, ',');
+    if (comma) { *comma = 0; p = comma + 1; } else p = NULL;
+    char *eq = strchr(item, '=');
+    if (eq == NULL) return ember_op_error(c, "attribute \"%s\" has no '='", item);
+    *eq = 0;
+    int k = ember_op_attr_index(c->op, item);
+    if (k < 0) return ember_op_error(c, "unknown attribute \"%s\"", item);
+    if (ember_attr_parse(c->op, &c->op->attrs[k], eq + 1, &c->attr[k]) != EMBER_OK) return EMBER_ERROR;
+  }
+  return EMBER_OK;
+}
+
+int ember_op_run(const char *name, int nin, ember_tensor *const *in, const char *attrs,
+                 ember_tensor **out, int maxout) {
+  const ember_op *op = ember_op_find(name);
+  if (op == NULL) {
+    ember_error("no op named \"%s\"", name);
+    return -1;
+  }
+  ember_tensor *inputs[EMBER_INLINE_INPUTS];
+  ember_tensor **inp = nin <= EMBER_INLINE_INPUTS ? inputs : malloc(nin * sizeof *inp);
+  if (inp == NULL) { ember_error("out of memory"); return -1; }
+  memcpy(inp, in, nin * sizeof *inp);
+  ember_call c;
+  char buf[1024];
+  ember_call_init(&c, op, nin, inp);
+  int n = -1;
+  if (parse_attrs(&c, attrs, buf, sizeof buf) == EMBER_OK && ember_dispatch(&c) == EMBER_OK) {
+    if (op->flags & EMBER_OP_LIST_OUT) {
+      n = 0;
+      for (int k = 0; k < c.nlist; k++) {
+        if (k < maxout) out[n++] = c.list_out[k];
+        else ember_tensor_release(c.list_out[k]);
+      }
+      free(c.list_out);
+    } else {
+      n = 0;
+      for (int k = 0; k < c.nout; k++) {
+        if (k < maxout) out[n++] = c.out[k];
+        else ember_tensor_release(c.out[k]);
+      }
+    }
+  }
+  if (inp != inputs) free(inp);
+  return n;
+}
+
+/* }====== */

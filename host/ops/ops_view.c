@@ -1,0 +1,164 @@
+/*
+** ops_view.c — op table entries of the view family: ops whose result shares the
+** input's storage (view, reshape, narrow, select, slice, transpose, permute, expand,
+** squeeze, unsqueeze, flatten) and the copies that go with them (contiguous, clone,
+** to, copy_, fill_). The view makers live in host/core/view.c; an entry here gives
+** them a name that autograd and export can record.
+*/
+#include "ops.h"
+
+static ember_status infer_view(ember_call *c) {
+  (void)c;
+  return EMBER_OK;           /* the view maker checks the shape and says what is wrong */
+}
+
+static ember_status done(ember_call *c, ember_tensor *v) {
+  if (v == NULL) return EMBER_ERROR;
+  c->out[0] = v;
+  c->nout = 1;
+  return EMBER_OK;
+}
+
+static ember_status view_view(ember_call *c) {
+  return done(c, ember_view(c->in[0], c->attr[0].n, c->attr[0].v));
+}
+
+static ember_status view_reshape(ember_call *c) {
+  return done(c, ember_reshape(c->in[0], c->attr[0].n, c->attr[0].v));
+}
+
+static ember_status view_narrow(ember_call *c) {
+  return done(c, ember_narrow(c->in[0], (int)c->attr[0].i, c->attr[1].i, c->attr[2].i));
+}
+
+static ember_status view_select(ember_call *c) {
+  return done(c, ember_select(c->in[0], (int)c->attr[0].i, c->attr[1].i));
+}
+
+static ember_status view_slice(ember_call *c) {
+  return done(c, ember_slice(c->in[0], (int)c->attr[0].i, c->attr[1].i, c->attr[2].i,
+                             c->attr[3].i));
+}
+
+static ember_status view_transpose(ember_call *c) {
+  return done(c, ember_transpose(c->in[0], (int)c->attr[0].i, (int)c->attr[1].i));
+}
+
+static ember_status view_t(ember_call *c) {
+  if (c->in[0]->ndim > 2) {
+    char s[128];
+    return ember_op_error(c, "expects a tensor with at most 2 dims, got shape %s",
+                          ember_shape_str(c->in[0], s, sizeof s));
+  }
+  return done(c, ember_transpose(c->in[0], 0, c->in[0]->ndim == 2 ? 1 : 0));
+}
+
+static ember_status view_permute(ember_call *c) {
+  int dims[EMBER_MAX_DIMS];
+  int n = c->attr[0].n < EMBER_MAX_DIMS ? c->attr[0].n : EMBER_MAX_DIMS;
+  for (int i = 0; i < n; i++) dims[i] = (int)c->attr[0].v[i];
+  return done(c, ember_permute(c->in[0], c->attr[0].n, dims));
+}
+
+static ember_status view_expand(ember_call *c) {
+  return done(c, ember_expand(c->in[0], c->attr[0].n, c->attr[0].v));
+}
+
+static ember_status view_expand_as(ember_call *c) {
+  return done(c, ember_expand(c->in[0], c->in[1]->ndim, c->in[1]->shape));
+}
+
+static ember_status view_squeeze(ember_call *c) {
+  return done(c, ember_squeeze(c->in[0], c->attr[0].present ? (int)c->attr[0].i : EMBER_ALL_DIMS));
+}
+
+static ember_status view_unsqueeze(ember_call *c) {
+  return done(c, ember_unsqueeze(c->in[0], (int)c->attr[0].i));
+}
+
+static ember_status view_flatten(ember_call *c) {
+  return done(c, ember_flatten(c->in[0], (int)c->attr[0].i, (int)c->attr[1].i));
+}
+
+static ember_status view_contiguous(ember_call *c) {
+  return done(c, ember_contiguous(c->in[0]));
+}
+
+static ember_status view_clone(ember_call *c) {
+  return done(c, ember_clone(c->in[0]));
+}
+
+static ember_status view_to(ember_call *c) {
+  return done(c, ember_to_dtype(c->in[0], (ember_dtype)c->attr[0].i));
+}
+
+/* copy_ and fill_ write into in[0]: the dispatcher hands the kernel out[0] = in[0] */
+static ember_status infer_copy(ember_call *c) {
+  ember_tensor *dst = c->in[0];
+  ember_set_out(c, 0, dst->dtype, dst->ndim, dst->shape);
+  c->compute = dst->dtype;
+  if (!c->inplace) return ember_op_error(c, "exists only in place (copy_)");
+  return EMBER_OK;
+}
+
+static ember_status cpu_copy(ember_call *c) {
+  return ember_copy_(c->out[0], c->in[1]);
+}
+
+static ember_status cpu_fill(ember_call *c) {
+  return ember_fill_(c->out[0], c->attr[0].f);
+}
+
+static const ember_attr_def size_attr[] = { {"size", EMBER_ATTR_SIZE, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def narrow_attrs[] = {
+  {"dim", EMBER_ATTR_DIM, NULL}, {"start", EMBER_ATTR_INDEX, NULL},
+  {"length", EMBER_ATTR_INT, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def select_attrs[] = {
+  {"dim", EMBER_ATTR_DIM, NULL}, {"index", EMBER_ATTR_INDEX, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def slice_attrs[] = {
+  {"dim", EMBER_ATTR_DIM, NULL}, {"start", EMBER_ATTR_INT, "0"},
+  {"stop", EMBER_ATTR_INT, "9223372036854775807"}, {"step", EMBER_ATTR_INT, "1"},
+  {NULL, 0, NULL} };
+static const ember_attr_def transpose_attrs[] = {
+  {"dim0", EMBER_ATTR_DIM, NULL}, {"dim1", EMBER_ATTR_DIM, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def permute_attrs[] = { {"dims", EMBER_ATTR_DIMS_VA, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def squeeze_attrs[] = { {"dim", EMBER_ATTR_DIM, "none"}, {NULL, 0, NULL} };
+static const ember_attr_def unsqueeze_attrs[] = { {"dim", EMBER_ATTR_DIM, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def flatten_attrs[] = {
+  {"start_dim", EMBER_ATTR_DIM, "0"}, {"end_dim", EMBER_ATTR_DIM, "-1"}, {NULL, 0, NULL} };
+static const ember_attr_def to_attrs[] = { {"dtype", EMBER_ATTR_DTYPE, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def fill_attrs[] = { {"value", EMBER_ATTR_FLOAT, NULL}, {NULL, 0, NULL} };
+
+#define VIEW(nm, fn, at, d) \
+  { .name = nm, .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = at, \
+    .infer = infer_view, .cpu = fn, .vulkan = fn, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW, .doc = d }
+
+const ember_op ember_ops_view[] = {
+  VIEW("view", view_view, size_attr, "view(t, size...): same storage, new shape (-1 inferred); strides must allow it"),
+  VIEW("reshape", view_reshape, size_attr, "reshape(t, size...): a view when strides allow, else a copy"),
+  VIEW("narrow", view_narrow, narrow_attrs, "narrow(t, dim, start, length): view of `length` entries from `start`"),
+  VIEW("select", view_select, select_attrs, "select(t, dim, index): view with dim removed"),
+  { .name = "slice", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = slice_attrs,
+    .infer = infer_view, .cpu = view_slice, .vulkan = view_slice, .flags = EMBER_OP_VIEW,
+    .doc = "slice(t, dim, start, stop, step): 0-based, stop exclusive; what t[{...}] records" },
+  VIEW("transpose", view_transpose, transpose_attrs, "transpose(t, dim0, dim1): swaps two dims"),
+  VIEW("t", view_t, NULL, "t(m): transpose of a tensor with at most 2 dims"),
+  VIEW("permute", view_permute, permute_attrs, "permute(t, dims...): reorders all dims"),
+  VIEW("expand", view_expand, size_attr, "expand(t, size...): size-1 dims repeated with stride 0; -1 keeps a dim"),
+  { .name = "expand_as", .min_inputs = 2, .max_inputs = 2, .nout = 1,
+    .infer = infer_view, .cpu = view_expand_as, .vulkan = view_expand_as,
+    .flags = EMBER_OP_BOTH | EMBER_OP_VIEW, .doc = "expand_as(t, other): expand to other's shape" },
+  VIEW("squeeze", view_squeeze, squeeze_attrs, "squeeze(t [, dim]): drops size-1 dims (or that one)"),
+  VIEW("unsqueeze", view_unsqueeze, unsqueeze_attrs, "unsqueeze(t, dim): inserts a size-1 dim"),
+  VIEW("flatten", view_flatten, flatten_attrs, "flatten(t, start_dim=1, end_dim=-1): merges a run of dims"),
+  VIEW("contiguous", view_contiguous, NULL, "contiguous(t): t if already contiguous, else a contiguous copy"),
+  VIEW("clone", view_clone, NULL, "clone(t): a contiguous copy"),
+  VIEW("to", view_to, to_attrs, "to(t, dtype): converted copy (t itself if the dtype matches)"),
+  { .name = "copy", .min_inputs = 2, .max_inputs = 2, .nout = 1, .infer = infer_copy,
+    .cpu = cpu_copy, .flags = EMBER_OP_INPLACE,
+    .doc = "t:copy_(src): src broadcast to t's shape and converted to its dtype, written into t" },
+  { .name = "fill", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = fill_attrs,
+    .infer = infer_copy, .cpu = cpu_fill, .flags = EMBER_OP_INPLACE,
+    .doc = "t:fill_(value): every element set to value" },
+  { .name = NULL },
+};
