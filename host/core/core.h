@@ -104,6 +104,9 @@ char *ember_tensor_ptr(const ember_tensor *t, const int64_t *index);
 /* The stream is a pure function of (seed, counter), so a GPU kernel can produce
 ** exactly the same numbers by computing the same blocks in parallel. Each call takes
 ** the next `n` values and advances the global counter. */
+void ember_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* The stream ember draws from: block `counter` under `key` (the seed); counter words
+** 2 and 3 are 0. Block i gives draws 4i .. 4i+3. */
 void ember_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]);
 uint64_t ember_rng_seed(void);
 /* Reserves n 32-bit draws (rounded up to blocks of 4); returns the first counter. */

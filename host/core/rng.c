@@ -21,9 +21,9 @@ static uint32_t mulhilo(uint32_t a, uint32_t b, uint32_t *hi) {
   return (uint32_t)p;
 }
 
-void ember_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]) {
-  uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+void ember_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]) {
+  uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+  uint32_t k0 = key[0], k1 = key[1];
   for (int round = 0; round < 10; round++) {
     uint32_t hi0, hi1;
     uint32_t lo0 = mulhilo(PHILOX_M0, c0, &hi0);
@@ -36,6 +36,12 @@ void ember_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]) {
     k1 += PHILOX_W1;
   }
   out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+void ember_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]) {
+  const uint32_t ctr[4] = { (uint32_t)counter, (uint32_t)(counter >> 32), 0, 0 };
+  const uint32_t k[2] = { (uint32_t)key, (uint32_t)(key >> 32) };
+  ember_philox4x32_10(ctr, k, out);
 }
 
 void ember_manual_seed(uint64_t seed) {
