@@ -155,7 +155,7 @@ static int wrapped_close(lua_State *L) {
 
 static ember_tensor *input_at(lua_State *L, const binding *b, int k, int idx, wrapped **w,
                               int *wslot) {
-  l_tensor *u = luaL_testudata(L, idx, EMBER_TENSOR_MT);
+  l_tensor *u = lember_toud(L, idx);
   if (u) {
     if (u->t == NULL) luaL_error(L, "%s: argument #%d: tensor was closed", b->op->name, idx);
     return u->t;
@@ -182,7 +182,7 @@ static ember_tensor *input_at(lua_State *L, const binding *b, int k, int idx, wr
 
 /* A final table with a string key gives options by name. */
 static int is_options(lua_State *L, int idx) {
-  if (!lua_istable(L, idx) || luaL_testudata(L, idx, EMBER_TENSOR_MT)) return 0;
+  if (!lua_istable(L, idx) || lember_toud(L, idx)) return 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int str = lua_type(L, -2) == LUA_TSTRING;

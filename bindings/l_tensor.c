@@ -10,17 +10,27 @@
 
 #include "lember.h"
 
-static l_tensor *to_ud(lua_State *L, int idx) {
-  return luaL_testudata(L, idx, EMBER_TENSOR_MT);
+/* The metatable is also kept under a pointer key: finding it by pointer avoids the
+** string lookup of luaL_testudata, which showed up in the cost of every op call. */
+static const char tensor_mt_key = 0;
+
+l_tensor *lember_toud(lua_State *L, int idx) {
+  l_tensor *u = lua_touserdata(L, idx);
+  if (u == NULL || !lua_getmetatable(L, idx)) return NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+  int same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? u : NULL;
 }
 
+
 ember_tensor *lember_test(lua_State *L, int idx) {
-  l_tensor *u = to_ud(L, idx);
+  l_tensor *u = lember_toud(L, idx);
   return u ? u->t : NULL;
 }
 
 ember_tensor *lember_check(lua_State *L, int idx) {
-  l_tensor *u = to_ud(L, idx);
+  l_tensor *u = lember_toud(L, idx);
   if (u == NULL) {
     luaL_typeerror(L, idx, "tensor");
     return NULL;
@@ -33,17 +43,27 @@ int lember_raise(lua_State *L) {
   return luaL_error(L, "%s", ember_last_error());
 }
 
-/* Collect when the heap storage alive has doubled since the last collection (and
-** grown by at least 16 MiB): Lua sees only the small userdata, so without this a
-** loop making big tensors would grow without bound before the collector woke up. */
+/* Lua sees only the small userdata, not the tensor bytes behind it: without help a
+** loop making big tensors would grow without bound before the collector woke up, and
+** small garbage would pile up in bursts that malloc handles badly. So every 256 KiB
+** of heap storage growth is reported to the collector as that much allocation (an
+** incremental step of that size), and a full collection runs when the storage alive
+** has doubled since the last one (and grown by at least 64 MiB). */
 void lember_gc_pace(lua_State *L) {
-  static size_t after_last_gc = 0;
+  static size_t seen = 0, after_full = 0;
   size_t live = ember_heap_bytes();
-  if (live > 2 * after_last_gc && live - after_last_gc > ((size_t)16 << 20)) {
-    lua_gc(L, LUA_GCCOLLECT);
-    after_last_gc = ember_heap_bytes();
-  } else if (live < after_last_gc) {
-    after_last_gc = live;
+  if (live > seen + ((size_t)256 << 10)) {
+    size_t grown_kb = (live - seen) >> 10;
+    seen = live;
+    if (live > 2 * after_full && live - after_full > ((size_t)64 << 20)) {
+      lua_gc(L, LUA_GCCOLLECT);
+      after_full = seen = ember_heap_bytes();
+    } else {
+      lua_gc(L, LUA_GCSTEP, (int)(grown_kb > 1 << 20 ? 1 << 20 : grown_kb));
+    }
+  } else if (live < seen) {
+    seen = live;
+    if (live < after_full) after_full = live;
   }
 }
 
@@ -51,7 +71,8 @@ int lember_push(lua_State *L, ember_tensor *t) {
   if (t == NULL) return lember_raise(L);
   l_tensor *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->t = t;
-  luaL_setmetatable(L, EMBER_TENSOR_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+  lua_setmetatable(L, -2);
   lember_gc_pace(L);
   return 1;
 }
@@ -69,7 +90,7 @@ ember_tensor *lember_wrap_number(lua_State *L, int idx) {
 }
 
 static int t_gc(lua_State *L) {
-  l_tensor *u = to_ud(L, 1);
+  l_tensor *u = lember_toud(L, 1);
   if (u && u->t) {
     ember_tensor_release(u->t);
     u->t = NULL;
@@ -319,7 +340,7 @@ static int t_tostring(lua_State *L) {
 }
 
 static int m_is_tensor(lua_State *L) {
-  lua_pushboolean(L, to_ud(L, 1) != NULL);
+  lua_pushboolean(L, lember_toud(L, 1) != NULL);
   return 1;
 }
 
@@ -352,6 +373,8 @@ void lember_open_tensor(lua_State *L, int module, int methods) {
   luaL_setfuncs(L, module_funcs, 0);
   lua_pop(L, 1);
   luaL_getmetatable(L, EMBER_TENSOR_MT);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
   lua_pushcfunction(L, t_gc);
   lua_setfield(L, -2, "__gc");
   lua_pushcfunction(L, t_gc);

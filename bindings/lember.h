@@ -22,6 +22,8 @@ typedef struct l_tensor { ember_tensor *t; } l_tensor;
 int lember_push(lua_State *L, ember_tensor *t);
 /* The tensor at idx, or a Lua error naming the argument. */
 ember_tensor *lember_check(lua_State *L, int idx);
+/* The userdata at idx if it is a tensor (possibly closed), else NULL. */
+l_tensor *lember_toud(lua_State *L, int idx);
 /* The tensor at idx, or NULL if it is not a tensor. */
 ember_tensor *lember_test(lua_State *L, int idx);
 /* Raise ember_last_error() as a Lua error. */

@@ -18,6 +18,47 @@ size_t ember_heap_bytes(void) {
 #define STORAGE_ALIGN 64
 #define HEADER_BYTES ((sizeof(ember_storage) + STORAGE_ALIGN - 1) / STORAGE_ALIGN * STORAGE_ALIGN)
 
+/* {====== small-block cache
+** Training loops and Lua expressions make and drop many small tensors; the Lua
+** collector frees them in bursts, and glibc malloc then spends more time than the
+** kernels do. Blocks up to CACHE_MAX_BYTES go back to a per-thread free list by
+** power-of-two size class instead. Off under AddressSanitizer, so that
+** use-after-free is still caught there.
+*/
+#define CACHE_MIN_SHIFT 7                 /* 128-byte class first */
+#define CACHE_CLASSES 10                  /* ... up to 64 KiB */
+#define CACHE_MAX_BYTES ((size_t)1 << (CACHE_MIN_SHIFT + CACHE_CLASSES - 1))
+#define CACHE_CLASS_BYTES ((size_t)1 << 20) /* each class keeps up to 1 MiB of blocks */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CACHE_ON 0
+#else
+#define CACHE_ON 1
+#endif
+
+/* blocks[c] holds up to 1 MiB / (class size) blocks: 8192 of 128 B ... 16 of 64 KiB */
+typedef struct block_cache { int n[CACHE_CLASSES]; void **blocks[CACHE_CLASSES]; } block_cache;
+static _Thread_local block_cache cache;
+
+static int size_class(size_t total) {
+  if (!CACHE_ON || total > CACHE_MAX_BYTES) return -1;
+  int c = 0;
+  while (((size_t)1 << (CACHE_MIN_SHIFT + c)) < total) c++;
+  return c;
+}
+
+static void block_free(void *block, int c) {
+  if (c >= 0 && cache.blocks[c] == NULL)
+    cache.blocks[c] = malloc(sizeof(void *) * (CACHE_CLASS_BYTES >> (CACHE_MIN_SHIFT + c)));
+  if (c >= 0 && cache.blocks[c] && cache.n[c] < (int)(CACHE_CLASS_BYTES >> (CACHE_MIN_SHIFT + c))) {
+    cache.blocks[c][cache.n[c]++] = block;
+    return;
+  }
+  free(block);
+}
+
+/* }====== */
+
 ember_storage *ember_storage_new(size_t nbytes) {
   if (nbytes > ((size_t)1 << 48)) {
     ember_error("out of memory: cannot allocate %zu bytes", nbytes);
@@ -25,7 +66,13 @@ ember_storage *ember_storage_new(size_t nbytes) {
   }
   size_t total = HEADER_BYTES + (nbytes ? nbytes : 1);
   total = (total + STORAGE_ALIGN - 1) / STORAGE_ALIGN * STORAGE_ALIGN;
-  char *block = aligned_alloc(STORAGE_ALIGN, total);
+  int c = size_class(total);
+  char *block = NULL;
+  if (c >= 0) {
+    total = (size_t)1 << (CACHE_MIN_SHIFT + c);
+    if (cache.n[c] > 0) block = cache.blocks[c][--cache.n[c]];
+  }
+  if (block == NULL) block = aligned_alloc(STORAGE_ALIGN, total);
   if (block == NULL) {
     ember_error("out of memory: cannot allocate %zu bytes", nbytes);
     return NULL;
@@ -37,6 +84,7 @@ ember_storage *ember_storage_new(size_t nbytes) {
   s->device = EMBER_CPU;
   s->data = block + HEADER_BYTES;
   s->nbytes = nbytes;
+  s->size_class = c;
   __atomic_add_fetch(&heap_bytes, nbytes, __ATOMIC_RELAXED);
   return s;
 }
@@ -55,6 +103,7 @@ ember_storage *ember_storage_wrap(void *data, size_t nbytes, ember_alloc_kind ki
   s->nbytes = nbytes;
   s->release = release;
   s->release_ctx = ctx;
+  s->size_class = -1;
   return s;
 }
 
@@ -67,7 +116,7 @@ void ember_storage_release(ember_storage *s) {
   if (s->kind == EMBER_ALLOC_HEAP) {
     __atomic_sub_fetch(&heap_bytes, s->nbytes, __ATOMIC_RELAXED);
     if (s->release) s->release(s->data, s->nbytes, s->release_ctx);
-    free(s);
+    block_free(s, s->size_class);
     return;
   }
   if (s->release) s->release(s->data, s->nbytes, s->release_ctx);

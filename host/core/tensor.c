@@ -9,6 +9,26 @@
 
 #include "core.h"
 
+/* Tensor headers are recycled through a per-thread free list for the same reason
+** storages are (storage.c); off under AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEADER_CACHE 0
+#else
+#define HEADER_CACHE 4096
+#endif
+static _Thread_local ember_tensor *free_headers[HEADER_CACHE + 1];
+static _Thread_local int nfree_headers;
+
+static ember_tensor *header_alloc(void) {
+  if (nfree_headers > 0) return free_headers[--nfree_headers];
+  return malloc(sizeof(ember_tensor));
+}
+
+static void header_free(ember_tensor *t) {
+  if (nfree_headers < HEADER_CACHE) free_headers[nfree_headers++] = t;
+  else free(t);
+}
+
 static ember_tensor *header_new(ember_dtype dt, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > EMBER_MAX_DIMS) {
     ember_error("tensor: %d dims (at most %d)", ndim, EMBER_MAX_DIMS);
@@ -19,7 +39,7 @@ static ember_tensor *header_new(ember_dtype dt, int ndim, const int64_t *shape) 
       ember_error("tensor: negative size %lld in dim %d", (long long)shape[i], i);
       return NULL;
     }
-  ember_tensor *t = malloc(sizeof *t);
+  ember_tensor *t = header_alloc();
   if (t == NULL) {
     ember_error("out of memory");
     return NULL;
@@ -45,7 +65,7 @@ ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape)
   int64_t n = 1;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] && n > INT64_MAX / 16 / shape[i]) {
-      free(t);
+      header_free(t);
       ember_error("tensor: shape too large");
       return NULL;
     }
@@ -54,7 +74,7 @@ ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape)
   ember_contiguous_strides(ndim, shape, t->stride);
   t->storage = ember_storage_new((size_t)n * ember_dtype_size(dt));
   if (t->storage == NULL) {
-    free(t);
+    header_free(t);
     return NULL;
   }
   return t;
@@ -92,7 +112,7 @@ ember_tensor *ember_tensor_from_data(void *data, ember_dtype dt, int ndim,
   t->storage = ember_storage_wrap(data, (size_t)extent * ember_dtype_size(dt),
                                   EMBER_ALLOC_EXTERNAL, release, ctx);
   if (t->storage == NULL) {
-    free(t);
+    header_free(t);
     return NULL;
   }
   return t;
@@ -120,7 +140,7 @@ void ember_tensor_release(ember_tensor *t) {
   if (t == NULL || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
   if (t->autograd && ember_autograd_free_hook) ember_autograd_free_hook(t);
   ember_storage_release(t->storage);
-  free(t);
+  header_free(t);
 }
 
 int64_t ember_tensor_numel(const ember_tensor *t) {

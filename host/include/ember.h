@@ -95,6 +95,7 @@ struct ember_storage {
   ember_release_fn release; /* called once when the last reference goes */
   void *release_ctx;
   void *device_handle;      /* backend object for EMBER_ALLOC_DEVICE */
+  int size_class;           /* heap only: which block cache it returns to (-1: none) */
 };
 
 ember_storage *ember_storage_new(size_t nbytes);            /* heap, uninitialised */
