@@ -7,6 +7,7 @@
 */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "lember.h"
 
@@ -344,6 +345,15 @@ static int m_is_tensor(lua_State *L) {
   return 1;
 }
 
+/* Monotonic wall time in seconds, for timing loops (os.clock counts CPU time of all
+** threads, which misleads once OpenMP or OpenBLAS run in parallel). */
+static int m_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
 static int m_manual_seed(lua_State *L) {
   ember_manual_seed((uint64_t)luaL_checkinteger(L, 1));
   return 0;
@@ -362,6 +372,7 @@ static const luaL_Reg tensor_methods[] = {
 
 static const luaL_Reg module_funcs[] = {
   {"tensor", m_tensor}, {"is_tensor", m_is_tensor}, {"manual_seed", m_manual_seed},
+  {"clock", m_clock},
   {NULL, NULL}
 };
 
