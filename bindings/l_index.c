@@ -147,18 +147,18 @@ static int t_newindex(lua_State *L) {
   if (mask) {
     if (lua_type(L, 3) != LUA_TNUMBER)
       return luaL_error(L, "index: t[mask] = v takes a number v");
-    char attrs[64];
-    snprintf(attrs, sizeof attrs, "value=%.17g", lua_tonumber(L, 3));
     ember_tensor *in[2] = { t, mask };
-    ember_tensor *out[1];
     const ember_op *op = ember_op_find("masked_fill");
     if (op == NULL) return luaL_error(L, "index: masked_fill is not available");
     ember_call c;
     ember_call_init(&c, op, 2, in);
     c.inplace = 1;
     int k = ember_op_attr_index(op, "value");
-    if (k >= 0) { c.attr[k].present = 1; c.attr[k].f = lua_tonumber(L, 3); }
-    (void)attrs; (void)out;
+    if (k >= 0) {
+      c.attr[k].present = 1;
+      c.attr[k].f = lua_tonumber(L, 3);
+      c.attr[k].i = lua_isinteger(L, 3) ? lua_tointeger(L, 3) : (int64_t)c.attr[k].f;
+    }
     if (ember_dispatch(&c) != EMBER_OK) return lember_raise(L);
     ember_tensor_release(c.out[0]);
     return 0;

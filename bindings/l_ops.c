@@ -186,8 +186,11 @@ static int is_options(lua_State *L, int idx) {
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int str = lua_type(L, -2) == LUA_TSTRING;
-    lua_pop(L, 2);
-    if (str) return 1;
+    lua_pop(L, 1);                       /* keep the key for the next lua_next */
+    if (str) {
+      lua_pop(L, 1);
+      return 1;
+    }
   }
   return 0;
 }

@@ -135,6 +135,21 @@ static void convert_loop(char **data, const int64_t *strides, int64_t n, void *c
     for (int64_t i = 0; i < n; i++) memcpy(data[0] + i * strides[0], one, ts);
     return;
   }
+  if (c->to == c->from) {                /* strided move: no conversion per element */
+    switch (ts) {
+    case 4:
+      for (int64_t i = 0; i < n; i++)
+        *(uint32_t *)(data[0] + i * strides[0]) = *(const uint32_t *)(data[1] + i * strides[1]);
+      return;
+    case 8:
+      for (int64_t i = 0; i < n; i++)
+        *(uint64_t *)(data[0] + i * strides[0]) = *(const uint64_t *)(data[1] + i * strides[1]);
+      return;
+    default:
+      for (int64_t i = 0; i < n; i++) memcpy(data[0] + i * strides[0], data[1] + i * strides[1], ts);
+      return;
+    }
+  }
   for (int64_t i = 0; i < n; i++)
     ember_convert(c->to, data[0] + i * strides[0], c->from, data[1] + i * strides[1], 1);
 }

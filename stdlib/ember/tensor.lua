@@ -26,4 +26,7 @@ end
 
 function T:shape() return self:size() end
 
+-- `repeat` is a Lua keyword, so t:repeat(2, 3) does not parse; Torch7's name works
+T.repeatTensor = T["repeat"]
+
 return T
