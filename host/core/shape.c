@@ -45,6 +45,8 @@ char *ember_shape_text(int ndim, const int64_t *shape, char *buf, size_t n) {
 ember_status ember_broadcast_shapes(const char *op, int na, const int64_t *a, int nb,
                                     const int64_t *b, int *nout, int64_t *out) {
   int n = na > nb ? na : nb;
+  int64_t res[EMBER_MAX_DIMS];   /* out may alias a or b: build the result aside */
+  if (n > EMBER_MAX_DIMS) return ember_error("%s: more than %d dims", op, EMBER_MAX_DIMS);
   for (int i = 0; i < n; i++) {
     int ia = na - n + i, ib = nb - n + i;
     int64_t sa = ia >= 0 ? a[ia] : 1, sb = ib >= 0 ? b[ib] : 1;
@@ -55,8 +57,9 @@ ember_status ember_broadcast_shapes(const char *op, int na, const int64_t *a, in
                          ember_shape_text(nb, b, y, sizeof y), (long long)sa, (long long)sb,
                          i + 1);
     }
-    out[i] = sa == 1 ? sb : sa;
+    res[i] = sa == 1 ? sb : sa;
   }
+  for (int i = 0; i < n; i++) out[i] = res[i];
   *nout = n;
   return EMBER_OK;
 }

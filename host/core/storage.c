@@ -6,6 +6,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core.h"
 
@@ -57,6 +58,56 @@ static void block_free(void *block, int c) {
   free(block);
 }
 
+/* Large blocks: a few recently freed ones are kept for reuse (a loop `c = a + b` over
+** big tensors would otherwise fault in fresh pages on every call), and blocks of 2 MiB
+** and more are 2 MiB aligned and offered to the kernel as huge pages, which cuts the
+** cost of first touch by an order of magnitude. */
+#define LARGE_KEEP 4
+#define LARGE_KEEP_BYTES ((size_t)256 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static _Thread_local struct { int n; size_t bytes; void *block[LARGE_KEEP]; size_t size[LARGE_KEEP]; } large;
+
+static void *large_take(size_t total, size_t *got) {
+  for (int i = 0; CACHE_ON && i < large.n; i++) {
+    if (large.size[i] >= total && large.size[i] <= total + total / 2) {
+      void *b = large.block[i];
+      *got = large.size[i];
+      large.bytes -= large.size[i];
+      large.block[i] = large.block[--large.n];
+      large.size[i] = large.size[large.n];
+      return b;
+    }
+  }
+  *got = total;
+  if (total >= HUGE_PAGE) {
+    size_t rounded = (total + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *b = aligned_alloc(HUGE_PAGE, rounded);
+    if (b) {
+      *got = rounded;
+      madvise(b, rounded, MADV_HUGEPAGE);   /* advice only: failure changes nothing */
+    }
+    return b;
+  }
+  return aligned_alloc(STORAGE_ALIGN, total);
+}
+
+static void large_give(void *block, size_t size) {
+  if (!CACHE_ON || size > LARGE_KEEP_BYTES / 2) {
+    free(block);
+    return;
+  }
+  while (large.n > 0 && (large.n == LARGE_KEEP || large.bytes + size > LARGE_KEEP_BYTES)) {
+    large.n--;                                 /* drop the oldest */
+    free(large.block[0]);
+    large.bytes -= large.size[0];
+    for (int i = 0; i < large.n; i++) { large.block[i] = large.block[i + 1]; large.size[i] = large.size[i + 1]; }
+  }
+  large.block[large.n] = block;
+  large.size[large.n++] = size;
+  large.bytes += size;
+}
+
 /* }====== */
 
 ember_storage *ember_storage_new(size_t nbytes) {
@@ -72,7 +123,8 @@ ember_storage *ember_storage_new(size_t nbytes) {
     total = (size_t)1 << (CACHE_MIN_SHIFT + c);
     if (cache.n[c] > 0) block = cache.blocks[c][--cache.n[c]];
   }
-  if (block == NULL) block = aligned_alloc(STORAGE_ALIGN, total);
+  if (block == NULL && c >= 0) block = aligned_alloc(STORAGE_ALIGN, total);
+  else if (block == NULL) block = large_take(total, &total);
   if (block == NULL) {
     ember_error("out of memory: cannot allocate %zu bytes", nbytes);
     return NULL;
@@ -85,6 +137,7 @@ ember_storage *ember_storage_new(size_t nbytes) {
   s->data = block + HEADER_BYTES;
   s->nbytes = nbytes;
   s->size_class = c;
+  s->block_bytes = total;
   __atomic_add_fetch(&heap_bytes, nbytes, __ATOMIC_RELAXED);
   return s;
 }
@@ -116,7 +169,8 @@ void ember_storage_release(ember_storage *s) {
   if (s->kind == EMBER_ALLOC_HEAP) {
     __atomic_sub_fetch(&heap_bytes, s->nbytes, __ATOMIC_RELAXED);
     if (s->release) s->release(s->data, s->nbytes, s->release_ctx);
-    block_free(s, s->size_class);
+    if (s->size_class >= 0) block_free(s, s->size_class);
+    else large_give(s, s->block_bytes);
     return;
   }
   if (s->release) s->release(s->data, s->nbytes, s->release_ctx);

@@ -96,6 +96,7 @@ struct ember_storage {
   void *release_ctx;
   void *device_handle;      /* backend object for EMBER_ALLOC_DEVICE */
   int size_class;           /* heap only: which block cache it returns to (-1: none) */
+  size_t block_bytes;       /* heap only: bytes of the whole block */
 };
 
 ember_storage *ember_storage_new(size_t nbytes);            /* heap, uninitialised */
