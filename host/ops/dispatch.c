@@ -190,7 +190,7 @@ int ember_op_run(const char *name, int nin, ember_tensor *const *in, const char 
   ember_tensor *inputs[EMBER_INLINE_INPUTS];
   ember_tensor **inp = nin <= EMBER_INLINE_INPUTS ? inputs : malloc(nin * sizeof *inp);
   if (inp == NULL) { ember_error("out of memory"); return -1; }
-  memcpy(inp, in, nin * sizeof *inp);
+  if (nin > 0) memcpy(inp, in, nin * sizeof *inp);
   ember_call c;
   char buf[1024];
   ember_call_init(&c, op, nin, inp);

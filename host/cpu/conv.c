@@ -1,0 +1,421 @@
+/*
+** conv.c — CPU kernels of conv2d (im2col + GEMM) and conv_transpose2d (GEMM + col2im).
+**
+** The column matrix of an image has one row per (channel, ki, kj) tap and one column
+** per window position; row r, column (oy, ox) holds image[c, oy*s - p + ki*d,
+** ox*s - p + kj*d], or 0 where that falls in the padding. conv2d multiplies the
+** group's weight (O/g x C/g*kh*kw, PyTorch's layout read as a matrix) by it, which
+** gives the output in NCHW order directly. conv_transpose2d is the adjoint: the
+** transposed weight times the input image gives columns over the *output* image, and
+** col2im adds each column entry back into the pixel it came from.
+**
+** Kernels run in f32 or f64 (c->compute; f16/bf16 are widened by the dispatcher).
+** Outputs come contiguous from the dispatcher; inputs are made contiguous here. GEMM is
+** OpenBLAS, threaded by itself. The im2col / col2im loops around it stay on the
+** calling thread on purpose: OpenBLAS (the pthreads build) runs its own threads, and
+** OpenMP workers left spinning after a parallel region just before a GEMM take the
+** cores it needs (measured: several times slower on 2 cores). Small images are
+** batched into one GEMM so that BLAS sees wide matrices. Depthwise convolutions (one
+** input channel per group) skip GEMM and run a direct loop, parallel over planes.
+*/
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+
+/* {====== columns */
+
+/* One image seen through a window: ch channels of h x w pixels, visited at oh x ow
+** positions. For conv2d the image is the input; for conv_transpose2d, the output. */
+typedef struct colgeom {
+  int64_t ch, h, w, oh, ow;
+  const ember_window *win;
+} colgeom;
+
+/* The positions o in [0, nout) whose tap o*s + q lands inside [0, nin): [*lo, *hi). */
+static void tap_range(int64_t nin, int64_t nout, int64_t s, int64_t q, int64_t *lo, int64_t *hi) {
+  int64_t a = q >= 0 ? 0 : (-q + s - 1) / s;
+  int64_t b = nin - 1 - q < 0 ? 0 : (nin - 1 - q) / s + 1;
+  if (a > nout) a = nout;
+  if (b > nout) b = nout;
+  if (b < a) b = a;
+  *lo = a;
+  *hi = b;
+}
+
+/* One row of window positions: d[0, lo) and d[hi, n) are padding (0), d[i] for i in
+** [lo, hi) is s[(i - lo) * step]. Plain typed loops: rows are often only a few
+** elements long, too short for memcpy / memset calls to pay. */
+static inline void put_row(ember_dtype dt, void *restrict d, const void *restrict s, int64_t lo,
+                           int64_t hi, int64_t n, int64_t step) {
+  if (dt == EMBER_F32) {
+    float *restrict o = d;
+    const float *restrict p = s;
+    for (int64_t i = 0; i < lo; i++) o[i] = 0;
+    if (step == 1) for (int64_t i = lo; i < hi; i++) o[i] = p[i - lo];
+    else for (int64_t i = lo; i < hi; i++) o[i] = p[(i - lo) * step];
+    for (int64_t i = hi; i < n; i++) o[i] = 0;
+  } else {
+    double *restrict o = d;
+    const double *restrict p = s;
+    for (int64_t i = 0; i < lo; i++) o[i] = 0;
+    if (step == 1) for (int64_t i = lo; i < hi; i++) o[i] = p[i - lo];
+    else for (int64_t i = lo; i < hi; i++) o[i] = p[(i - lo) * step];
+    for (int64_t i = hi; i < n; i++) o[i] = 0;
+  }
+}
+
+/* Zeroes n elements `step` apart: one column of a row of positions. */
+static inline void zero_column(ember_dtype dt, void *d, int64_t n, int64_t step) {
+  if (dt == EMBER_F32) for (int64_t i = 0; i < n; i++) ((float *)d)[i * step] = 0;
+  else for (int64_t i = 0; i < n; i++) ((double *)d)[i * step] = 0;
+}
+
+/* d[i * step] += s[i]: one row of columns added back into the image. */
+static inline void scatter_add(ember_dtype dt, void *restrict dst, const void *restrict src,
+                               int64_t n, int64_t step) {
+  if (dt == EMBER_F32) {
+    float *restrict d = dst;
+    const float *restrict s = src;
+    if (step == 1) {
+      #pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    } else {
+      for (int64_t i = 0; i < n; i++) d[i * step] += s[i];
+    }
+  } else {
+    double *restrict d = dst;
+    const double *restrict s = src;
+    if (step == 1) {
+      #pragma omp simd
+      for (int64_t i = 0; i < n; i++) d[i] += s[i];
+    } else {
+      for (int64_t i = 0; i < n; i++) d[i * step] += s[i];
+    }
+  }
+}
+
+/* Writes the column matrix of img into col, whose rows are ld elements apart (the
+** image's columns may be one block of a wider matrix that holds several images). */
+static void im2col(ember_dtype dt, const void *img, void *col, int64_t ld, const colgeom *g) {
+  const ember_window *win = g->win;
+  size_t es = ember_dtype_size(dt);
+  int64_t kk = win->k[0] * win->k[1], rows = g->ch * kk, npix = g->h * g->w;
+  /* at stride 1 with rows as long as the image's, a row of columns is the whole plane
+     shifted: one copy, then the positions that wrapped round an edge are zeroed */
+  int flat = win->s[0] == 1 && win->s[1] == 1 && g->ow == g->w;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t ch = r / kk, ki = r % kk / win->k[1], kj = r % win->k[1];
+    int64_t qy = ki * win->d[0] - win->p[0], qx = kj * win->d[1] - win->p[1];
+    int64_t ylo, yhi, xlo, xhi;
+    tap_range(g->h, g->oh, win->s[0], qy, &ylo, &yhi);
+    tap_range(g->w, g->ow, win->s[1], qx, &xlo, &xhi);
+    const char *plane = (const char *)img + (size_t)(ch * npix) * es;
+    char *row = (char *)col + (size_t)(r * ld) * es;
+    if (flat) {
+      int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow;
+      if (a + shift < 0) a = -shift;
+      if (b + shift > npix) b = npix - shift;
+      if (b < a) b = a;
+      put_row(dt, row, b > a ? plane + (size_t)(a + shift) * es : NULL, a, b, g->oh * g->ow, 1);
+      for (int64_t ox = 0; ox < xlo; ox++)
+        zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
+      for (int64_t ox = xhi; ox < g->ow; ox++)
+        zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
+      continue;
+    }
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      char *d = row + (size_t)(oy * g->ow) * es;
+      if (oy < ylo || oy >= yhi || xlo == xhi) {
+        put_row(dt, d, NULL, 0, 0, g->ow, 1);
+        continue;
+      }
+      int64_t first = (oy * win->s[0] + qy) * g->w + xlo * win->s[1] + qx;
+      put_row(dt, d, plane + (size_t)first * es, xlo, xhi, g->ow, win->s[1]);
+    }
+  }
+}
+
+/* Adds the column matrix col (rows ld elements apart) into img: the adjoint of im2col. */
+static void col2im(ember_dtype dt, const void *col, int64_t ld, void *img, const colgeom *g) {
+  const ember_window *win = g->win;
+  size_t es = ember_dtype_size(dt);
+  int64_t kk = win->k[0] * win->k[1];
+  for (int64_t ch = 0; ch < g->ch; ch++) {
+    char *plane = (char *)img + (size_t)(ch * g->h * g->w) * es;
+    for (int64_t t = 0; t < kk; t++) {
+      int64_t ki = t / win->k[1], kj = t % win->k[1];
+      int64_t qy = ki * win->d[0] - win->p[0], qx = kj * win->d[1] - win->p[1];
+      int64_t ylo, yhi, xlo, xhi;
+      tap_range(g->h, g->oh, win->s[0], qy, &ylo, &yhi);
+      tap_range(g->w, g->ow, win->s[1], qx, &xlo, &xhi);
+      const char *row = (const char *)col + (size_t)((ch * kk + t) * ld) * es;
+      for (int64_t oy = ylo; oy < yhi && xlo < xhi; oy++) {
+        int64_t first = (oy * win->s[0] + qy) * g->w + xlo * win->s[1] + qx;
+        scatter_add(dt, plane + (size_t)first * es, row + (size_t)(oy * g->ow + xlo) * es,
+                    xhi - xlo, win->s[1]);
+      }
+    }
+  }
+}
+
+/* }====== */
+
+/* {====== GEMM and bias */
+
+/* C (m x n, ldc) = op(A) (m x k) * B (k x n, ldb) + beta * C; op(A) = A or A^T. */
+static void gemm(ember_dtype dt, int trans_a, int64_t m, int64_t n, int64_t k, const void *a,
+                 int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
+  enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  if (dt == EMBER_F32)
+    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
+                (int)ldb, (float)beta, c, (int)ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta, CblasNoTrans, (int)m, (int)n, (int)k, 1.0, a, (int)lda, b,
+                (int)ldb, beta, c, (int)ldc);
+}
+
+/* Every dimension handed to BLAS must fit its int. */
+static ember_status blas_fits(ember_call *c, int64_t a, int64_t b, int64_t d) {
+  if (a > INT_MAX || b > INT_MAX || d > INT_MAX)
+    return ember_op_error(c, "matrix of %lld x %lld x %lld is too large for BLAS", (long long)a,
+                          (long long)b, (long long)d);
+  return EMBER_OK;
+}
+
+/* rows x n block of rows ld apart: row o = bias[o] (or 0), plus src row o if src. */
+static void fill_rows(ember_dtype dt, void *dst, int64_t ld, int64_t rows, int64_t n,
+                      const void *bias, const void *src, int64_t src_ld) {
+  for (int64_t o = 0; o < rows; o++) {
+    if (dt == EMBER_F32) {
+      float *d = (float *)dst + o * ld, bv = bias ? ((const float *)bias)[o] : 0.0f;
+      const float *s = src ? (const float *)src + o * src_ld : NULL;
+      if (s) for (int64_t i = 0; i < n; i++) d[i] = s[i] + bv;
+      else for (int64_t i = 0; i < n; i++) d[i] = bv;
+    } else {
+      double *d = (double *)dst + o * ld, bv = bias ? ((const double *)bias)[o] : 0.0;
+      const double *s = src ? (const double *)src + o * src_ld : NULL;
+      if (s) for (int64_t i = 0; i < n; i++) d[i] = s[i] + bv;
+      else for (int64_t i = 0; i < n; i++) d[i] = bv;
+    }
+  }
+}
+
+/* }====== */
+
+/* {====== depthwise */
+
+/* One output plane of a convolution whose output channel reads a single input channel
+** (groups == input channels, the depthwise case): bias, then each tap adds a scaled,
+** shifted copy of the input plane. No GEMM: with one input channel per group it would
+** be a 1 x taps product per plane, all call overhead. */
+static void depthwise_plane(ember_dtype dt, const void *in, void *out, const void *wk,
+                            double bias, const colgeom *g) {
+  const ember_window *win = g->win;
+  int64_t n = g->oh * g->ow, sx = win->s[1];
+  if (dt == EMBER_F32) for (int64_t i = 0; i < n; i++) ((float *)out)[i] = (float)bias;
+  else for (int64_t i = 0; i < n; i++) ((double *)out)[i] = bias;
+  for (int64_t ki = 0; ki < win->k[0]; ki++) {
+    for (int64_t kj = 0; kj < win->k[1]; kj++) {
+      int64_t qy = ki * win->d[0] - win->p[0], qx = kj * win->d[1] - win->p[1];
+      int64_t ylo, yhi, xlo, xhi;
+      tap_range(g->h, g->oh, win->s[0], qy, &ylo, &yhi);
+      tap_range(g->w, g->ow, sx, qx, &xlo, &xhi);
+      int64_t t = ki * win->k[1] + kj;
+      for (int64_t oy = ylo; oy < yhi; oy++) {
+        int64_t src = (oy * win->s[0] + qy) * g->w + qx, dst = oy * g->ow;
+        if (dt == EMBER_F32) {
+          const float *restrict x = (const float *)in + src;
+          float *restrict o = (float *)out + dst;
+          float wv = ((const float *)wk)[t];
+          if (sx == 1) {
+            #pragma omp simd
+            for (int64_t ox = xlo; ox < xhi; ox++) o[ox] += wv * x[ox];
+          } else {
+            for (int64_t ox = xlo; ox < xhi; ox++) o[ox] += wv * x[ox * sx];
+          }
+        } else {
+          const double *restrict x = (const double *)in + src;
+          double *restrict o = (double *)out + dst;
+          double wv = ((const double *)wk)[t];
+          if (sx == 1) {
+            #pragma omp simd
+            for (int64_t ox = xlo; ox < xhi; ox++) o[ox] += wv * x[ox];
+          } else {
+            for (int64_t ox = xlo; ox < xhi; ox++) o[ox] += wv * x[ox * sx];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* All planes, in parallel: no BLAS runs here, so OpenMP has the cores to itself. */
+static void depthwise(ember_dtype dt, const char *x, const char *w, const char *bias, char *out,
+                      const ember_conv_geom *g) {
+  size_t es = ember_dtype_size(dt);
+  int64_t og = g->oc / g->groups, kk = g->win.k[0] * g->win.k[1];
+  int64_t planes = g->n * g->oc, npix = g->h * g->w, npos = g->oh * g->ow;
+  colgeom cgeo = { 1, g->h, g->w, g->oh, g->ow, &g->win };
+  #pragma omp parallel for if (planes * npos * kk > EMBER_PARALLEL_GRAIN && planes > 1)
+  for (int64_t p = 0; p < planes; p++) {
+    int64_t n = p / g->oc, o = p % g->oc, ci = o / og;
+    double b = bias ? (dt == EMBER_F32 ? ((const float *)bias)[o] : ((const double *)bias)[o]) : 0.0;
+    depthwise_plane(dt, x + (size_t)((n * g->c + ci) * npix) * es, out + (size_t)(p * npos) * es,
+                    w + (size_t)(o * kk) * es, b, &cgeo);
+  }
+}
+
+/* }====== */
+
+/* {====== conv2d */
+
+/* Images per GEMM: enough that the column matrix is wide (BLAS is slow on narrow
+** ones), few enough that it stays within a fixed budget. */
+static int64_t images_per_gemm(int64_t n, int64_t npos, int64_t krows, size_t es) {
+  const int64_t wide = 1024, budget = (int64_t)64 << 20;
+  if (npos >= wide || n <= 1) return 1;
+  int64_t nb = (wide + npos - 1) / npos;
+  while (nb > 1 && nb * npos * krows * (int64_t)es > budget) nb--;
+  return nb < n ? nb : n;
+}
+
+typedef struct convio {
+  ember_tensor *x, *w, *b;
+} convio;
+
+static ember_status take_inputs(ember_call *c, convio *io) {
+  io->x = ember_contiguous(c->in[0]);
+  io->w = ember_contiguous(c->in[1]);
+  io->b = c->nin > 2 && c->in[2] ? ember_contiguous(c->in[2]) : NULL;
+  if (io->x && io->w && (io->b || c->nin <= 2 || c->in[2] == NULL)) return EMBER_OK;
+  return EMBER_ERROR;
+}
+
+static void drop_inputs(convio *io) {
+  ember_tensor_release(io->x);
+  ember_tensor_release(io->w);
+  ember_tensor_release(io->b);
+}
+
+ember_status ember_cpu_conv2d(ember_call *c) {
+  ember_conv_geom g;
+  if (ember_conv_geom_of(c, 0, &g) != EMBER_OK) return EMBER_ERROR;
+  ember_dtype dt = c->compute;
+  size_t es = ember_dtype_size(dt);
+  int64_t cg = g.c / g.groups, og = g.oc / g.groups, npos = g.oh * g.ow;
+  int64_t krows = cg * g.win.k[0] * g.win.k[1];
+  char *out = ember_tensor_data(c->out[0]);
+  if (g.n * g.oc * npos == 0) return EMBER_OK;
+  int64_t nb = images_per_gemm(g.n, npos, krows, es);
+  if (blas_fits(c, og, nb * npos, krows) != EMBER_OK) return EMBER_ERROR;
+  convio io;
+  if (take_inputs(c, &io) != EMBER_OK) {
+    drop_inputs(&io);
+    return EMBER_ERROR;
+  }
+  const char *x = ember_tensor_data(io.x), *w = ember_tensor_data(io.w);
+  const char *bias = io.b ? ember_tensor_data(io.b) : NULL;
+  const ember_window *win = &g.win;
+  if (g.groups > 1 && cg == 1) {
+    depthwise(dt, x, w, bias, out, &g);
+    drop_inputs(&io);
+    return EMBER_OK;
+  }
+  /* a 1x1 kernel at stride 1 without padding reads the image as its own columns */
+  int direct = nb == 1 && win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
+               win->p[0] == 0 && win->p[1] == 0;
+  void *col = NULL, *tmp = NULL;
+  if (!direct) col = malloc((size_t)(krows * nb * npos) * es + 1);
+  if (nb > 1) tmp = malloc((size_t)(og * nb * npos) * es + 1);
+  if ((!direct && col == NULL) || (nb > 1 && tmp == NULL)) {
+    free(col);
+    free(tmp);
+    drop_inputs(&io);
+    return ember_op_error(c, "out of memory for the column matrix");
+  }
+  colgeom cgeo = { cg, g.h, g.w, g.oh, g.ow, win };
+  int64_t ld = nb * npos;
+  for (int64_t n0 = 0; n0 < g.n; n0 += nb) {
+    int64_t m = g.n - n0 < nb ? g.n - n0 : nb;
+    for (int64_t gi = 0; gi < g.groups; gi++) {
+      const char *wg = w + (size_t)(gi * og * krows) * es;
+      const char *bg = bias ? bias + (size_t)(gi * og) * es : NULL;
+      for (int64_t j = 0; j < m && !direct; j++)
+        im2col(dt, x + (size_t)(((n0 + j) * g.c + gi * cg) * g.h * g.w) * es,
+               (char *)col + (size_t)(j * npos) * es, ld, &cgeo);
+      if (nb == 1) {
+        char *og_out = out + (size_t)((n0 * g.oc + gi * og) * npos) * es;
+        const void *cols = direct ? x + (size_t)((n0 * g.c + gi * cg) * g.h * g.w) * es : col;
+        if (bg) fill_rows(dt, og_out, npos, og, npos, bg, NULL, 0);
+        gemm(dt, 0, og, npos, krows, wg, krows, cols, npos, bg ? 1.0 : 0.0, og_out, npos);
+        continue;
+      }
+      gemm(dt, 0, og, m * npos, krows, wg, krows, col, ld, 0.0, tmp, ld);
+      for (int64_t j = 0; j < m; j++)
+        fill_rows(dt, out + (size_t)(((n0 + j) * g.oc + gi * og) * npos) * es, npos, og, npos, bg,
+                  (char *)tmp + (size_t)(j * npos) * es, ld);
+    }
+  }
+  free(col);
+  free(tmp);
+  drop_inputs(&io);
+  return EMBER_OK;
+}
+
+/* }====== */
+
+/* {====== conv_transpose2d */
+
+ember_status ember_cpu_conv_transpose2d(ember_call *c) {
+  ember_conv_geom g;
+  if (ember_conv_geom_of(c, 1, &g) != EMBER_OK) return EMBER_ERROR;
+  ember_dtype dt = c->compute;
+  size_t es = ember_dtype_size(dt);
+  int64_t cg = g.c / g.groups, og = g.oc / g.groups, npos = g.h * g.w, opix = g.oh * g.ow;
+  int64_t rows = og * g.win.k[0] * g.win.k[1];
+  char *out = ember_tensor_data(c->out[0]);
+  if (g.n * g.oc * opix == 0) return EMBER_OK;
+  if (blas_fits(c, rows, npos, cg) != EMBER_OK) return EMBER_ERROR;
+  convio io;
+  if (take_inputs(c, &io) != EMBER_OK) {
+    drop_inputs(&io);
+    return EMBER_ERROR;
+  }
+  const char *x = ember_tensor_data(io.x), *w = ember_tensor_data(io.w);
+  const char *bias = io.b ? ember_tensor_data(io.b) : NULL;
+  const ember_window *win = &g.win;
+  /* a 1x1 kernel at stride 1 without padding writes its columns straight into the image */
+  int direct = win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
+               win->p[0] == 0 && win->p[1] == 0 && g.oh == g.h && g.ow == g.w;
+  void *col = direct ? NULL : malloc((size_t)(rows * npos) * es + 1);
+  if (!direct && col == NULL) {
+    drop_inputs(&io);
+    return ember_op_error(c, "out of memory for the column matrix");
+  }
+  /* the output is the image; the input positions are where the window stood */
+  colgeom cgeo = { og, g.oh, g.ow, g.h, g.w, win };
+  for (int64_t n = 0; n < g.n; n++) {
+    for (int64_t gi = 0; gi < g.groups; gi++) {
+      const char *xg = x + (size_t)((n * g.c + gi * cg) * npos) * es;
+      const char *wg = w + (size_t)(gi * cg * rows) * es;
+      const char *bg = bias ? bias + (size_t)(gi * og) * es : NULL;
+      char *outg = out + (size_t)((n * g.oc + gi * og) * opix) * es;
+      fill_rows(dt, outg, opix, og, opix, bg, NULL, 0);
+      if (cg == 0) continue;
+      if (direct) {
+        gemm(dt, 1, rows, npos, cg, wg, rows, xg, npos, 1.0, outg, npos);
+        continue;
+      }
+      gemm(dt, 1, rows, npos, cg, wg, rows, xg, npos, 0.0, col, npos);
+      col2im(dt, col, npos, outg, &cgeo);
+    }
+  }
+  free(col);
+  drop_inputs(&io);
+  return EMBER_OK;
+}
+
+/* }====== */

@@ -1,0 +1,278 @@
+/*
+** resize.c — CPU kernels of pad and interpolate.
+**
+** pad moves elements and never computes, so it runs on every dtype by element size
+** and reads its input through its strides (no copy). Each padded dim gets an index
+** map, output index -> source index (or -1 for the constant), built once per call.
+** The last dim is always padded (the pad list starts there); its interior is one
+** straight run, copied with memcpy when the input is contiguous along it.
+**
+** interpolate computes the source taps of each output row and column once, exactly as
+** PyTorch does, in the kernel's own precision (f32 taps for f32, as PyTorch's opmath),
+** then blends planes (batch x channels) in parallel. Nearest uses float arithmetic for
+** its index for every dtype, as PyTorch's nearest_idx does.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+
+/* {====== pad */
+
+static inline void copy_elem(char *dst, const char *src, size_t es) {
+  switch (es) {   /* constant sizes let the compiler emit a single move */
+  case 1: memcpy(dst, src, 1); break;
+  case 2: memcpy(dst, src, 2); break;
+  case 4: memcpy(dst, src, 4); break;
+  default: memcpy(dst, src, 8); break;
+  }
+}
+
+/* Source index of output index o along a dim of `size` padded by `before` in front. */
+static int64_t pad_source(ember_pad_mode mode, int64_t o, int64_t before, int64_t size) {
+  int64_t i = o - before;
+  if (i >= 0 && i < size) return i;
+  switch (mode) {
+  case EMBER_PAD_CONSTANT: return -1;
+  case EMBER_PAD_REFLECT: return i < 0 ? -i : 2 * (size - 1) - i;   /* pad < size: one bounce */
+  case EMBER_PAD_REPLICATE: return i < 0 ? 0 : size - 1;
+  }
+  return -1;
+}
+
+ember_status ember_cpu_pad(ember_call *c) {
+  ember_pad_geom g;
+  if (ember_pad_geom_of(c, &g) != EMBER_OK) return EMBER_ERROR;
+  const ember_tensor *x = c->in[0];
+  ember_tensor *out = c->out[0];
+  int nd = x->ndim, first = nd - g.npad;
+  size_t es = ember_dtype_size(x->dtype);
+  int64_t total = ember_tensor_numel(out);
+  if (total == 0) return EMBER_OK;
+  int64_t nmap = 0, at[EMBER_MAX_DIMS];
+  for (int j = 0; j < g.npad; j++) {
+    at[j] = nmap;
+    nmap += out->shape[first + j];
+  }
+  int64_t *maps = malloc((size_t)nmap * sizeof *maps);
+  if (maps == NULL) return ember_op_error(c, "out of memory");
+  for (int j = 0; j < g.npad; j++)
+    for (int64_t o = 0; o < out->shape[first + j]; o++)
+      maps[at[j] + o] = pad_source(g.mode, o, g.before[j], x->shape[first + j]);
+  unsigned char fill[16] = {0};
+  ember_store_f64(x->dtype, fill, g.value);
+  const char *src = ember_tensor_data(x);
+  char *dst = ember_tensor_data(out);
+  int64_t last = out->shape[nd - 1], rows = total / last, st = x->stride[nd - 1];
+  const int64_t *lmap = maps + at[g.npad - 1];
+  int64_t before = g.before[g.npad - 1], size = x->shape[nd - 1];
+  int64_t lo = before > 0 ? before : 0, hi = before + size < last ? before + size : last;
+  if (hi < lo) hi = lo;
+  #pragma omp parallel for if (total > EMBER_PARALLEL_GRAIN)
+  for (int64_t r = 0; r < rows; r++) {
+    char *d = dst + (size_t)(r * last) * es;
+    int64_t rem = r, off = 0;
+    int empty = 0;
+    for (int k = nd - 2; k >= 0; k--) {     /* the row's index, dim by dim from the back */
+      int64_t o = rem % out->shape[k];
+      rem /= out->shape[k];
+      int64_t i = k >= first ? maps[at[k - first] + o] : o;
+      if (i < 0) empty = 1;
+      else off += i * x->stride[k];
+    }
+    if (empty) {
+      for (int64_t o = 0; o < last; o++) copy_elem(d + (size_t)o * es, (const char *)fill, es);
+      continue;
+    }
+    for (int64_t o = 0; o < lo; o++) {
+      int64_t i = lmap[o];
+      copy_elem(d + (size_t)o * es, i < 0 ? (const char *)fill : src + (size_t)(off + i * st) * es, es);
+    }
+    if (st == 1) {
+      if (hi > lo)
+        memcpy(d + (size_t)lo * es, src + (size_t)(off + lo - before) * es, (size_t)(hi - lo) * es);
+    } else {
+      for (int64_t o = lo; o < hi; o++)
+        copy_elem(d + (size_t)o * es, src + (size_t)(off + (o - before) * st) * es, es);
+    }
+    for (int64_t o = hi; o < last; o++) {
+      int64_t i = lmap[o];
+      copy_elem(d + (size_t)o * es, i < 0 ? (const char *)fill : src + (size_t)(off + i * st) * es, es);
+    }
+  }
+  free(maps);
+  return EMBER_OK;
+}
+
+/* }====== */
+
+/* {====== interpolate */
+
+/* The taps of one axis: output o reads i0[o] and i1[o] with weights l0[o], l1[o]. */
+typedef struct taps {
+  int64_t *i0, *i1;
+  double *l0, *l1;
+} taps;
+
+/* PyTorch's compute_scales_value: 1/scale_factor when the user gave one, else in/out. */
+static double user_or_ratio(double given, int64_t in, int64_t out) {
+  return given > 0 ? 1.0 / given : (double)in / (double)out;
+}
+
+static void nearest_taps(taps *t, int64_t in, int64_t out, double given, int exact) {
+  float scale = given > 0 ? (float)(1.0 / given) : (float)in / (float)out;
+  for (int64_t o = 0; o < out; o++) {
+    int64_t i;
+    if (exact) i = (int64_t)floorf((float)(((double)o + 0.5) * scale));
+    else if (out == in) i = o;
+    else if (out == 2 * in) i = o >> 1;
+    else i = (int64_t)floorf((float)o * scale);
+    t->i0[o] = t->i1[o] = i < in - 1 ? i : in - 1;
+    t->l0[o] = 1;
+    t->l1[o] = 0;
+  }
+}
+
+/* PyTorch's area_pixel_compute_source_index and compute_source_index_and_lambda, in
+** f32 for f32 data (its opmath type) and in f64 for f64. */
+static void linear_taps_f32(taps *t, int64_t in, int64_t out, double given, int align) {
+  float ratio = align ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f)
+                      : (given > 0 ? (float)(1.0 / given) : (float)in / (float)out);
+  for (int64_t o = 0; o < out; o++) {
+    if (out == in) {
+      t->i0[o] = t->i1[o] = o;
+      t->l0[o] = 1;
+      t->l1[o] = 0;
+      continue;
+    }
+    float src = align ? ratio * (float)o : ratio * ((float)o + 0.5f) - 0.5f;
+    if (src < 0) src = 0;
+    int64_t i0 = (int64_t)src < in - 1 ? (int64_t)src : in - 1;
+    float l1 = src - (float)i0;
+    l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
+    t->i0[o] = i0;
+    t->i1[o] = i0 + (i0 < in - 1);
+    t->l1[o] = l1;
+    t->l0[o] = 1.0f - l1;
+  }
+}
+
+static void linear_taps_f64(taps *t, int64_t in, int64_t out, double given, int align) {
+  double ratio = align ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0)
+                       : user_or_ratio(given, in, out);
+  for (int64_t o = 0; o < out; o++) {
+    if (out == in) {
+      t->i0[o] = t->i1[o] = o;
+      t->l0[o] = 1;
+      t->l1[o] = 0;
+      continue;
+    }
+    double src = align ? ratio * (double)o : ratio * ((double)o + 0.5) - 0.5;
+    if (src < 0) src = 0;
+    int64_t i0 = (int64_t)src < in - 1 ? (int64_t)src : in - 1;
+    double l1 = src - (double)i0;
+    l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
+    t->i0[o] = i0;
+    t->i1[o] = i0 + (i0 < in - 1);
+    t->l1[o] = l1;
+    t->l0[o] = 1.0 - l1;
+  }
+}
+
+static int make_taps(taps *t, ember_dtype dt, const ember_interp_geom *g, int64_t in,
+                     int64_t out, double given) {
+  t->i0 = malloc((size_t)out * 2 * sizeof *t->i0);
+  t->l0 = malloc((size_t)out * 2 * sizeof *t->l0);
+  if (t->i0 == NULL || t->l0 == NULL) return 0;
+  t->i1 = t->i0 + out;
+  t->l1 = t->l0 + out;
+  if (g->mode == EMBER_INTERP_BILINEAR) {
+    if (dt == EMBER_F32) linear_taps_f32(t, in, out, given, g->align_corners);
+    else linear_taps_f64(t, in, out, given, g->align_corners);
+  } else {
+    nearest_taps(t, in, out, given, g->mode == EMBER_INTERP_NEAREST_EXACT);
+  }
+  return 1;
+}
+
+static void free_taps(taps *t) {
+  free(t->i0);
+  free(t->l0);
+}
+
+static void nearest_plane_f32(const float *in, float *out, const ember_interp_geom *g,
+                              const taps *ty, const taps *tx) {
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    const float *row = in + ty->i0[oy] * g->w;
+    float *o = out + oy * g->ow;
+    for (int64_t ox = 0; ox < g->ow; ox++) o[ox] = row[tx->i0[ox]];
+  }
+}
+
+static void nearest_plane_f64(const double *in, double *out, const ember_interp_geom *g,
+                              const taps *ty, const taps *tx) {
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    const double *row = in + ty->i0[oy] * g->w;
+    double *o = out + oy * g->ow;
+    for (int64_t ox = 0; ox < g->ow; ox++) o[ox] = row[tx->i0[ox]];
+  }
+}
+
+static inline double load(ember_dtype dt, const void *p, int64_t i) {
+  return dt == EMBER_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+
+static void bilinear_plane(ember_dtype dt, const void *in, void *out, const ember_interp_geom *g,
+                           const taps *ty, const taps *tx) {
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    int64_t r0 = ty->i0[oy] * g->w, r1 = ty->i1[oy] * g->w;
+    double wy0 = ty->l0[oy], wy1 = ty->l1[oy];
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      int64_t c0 = tx->i0[ox], c1 = tx->i1[ox];
+      double wx0 = tx->l0[ox], wx1 = tx->l1[ox];
+      double v = wy0 * (wx0 * load(dt, in, r0 + c0) + wx1 * load(dt, in, r0 + c1)) +
+                 wy1 * (wx0 * load(dt, in, r1 + c0) + wx1 * load(dt, in, r1 + c1));
+      if (dt == EMBER_F32) ((float *)out)[oy * g->ow + ox] = (float)v;
+      else ((double *)out)[oy * g->ow + ox] = v;
+    }
+  }
+}
+
+ember_status ember_cpu_interpolate(ember_call *c) {
+  ember_interp_geom g;
+  if (ember_interp_geom_of(c, &g) != EMBER_OK) return EMBER_ERROR;
+  ember_dtype dt = c->compute;
+  size_t es = ember_dtype_size(dt);
+  int64_t planes = g.n * g.c, isz = g.h * g.w, osz = g.oh * g.ow;
+  if (planes * osz == 0) return EMBER_OK;
+  taps ty = {0}, tx = {0};
+  if (!make_taps(&ty, dt, &g, g.h, g.oh, g.scale[0]) || !make_taps(&tx, dt, &g, g.w, g.ow, g.scale[1])) {
+    free_taps(&ty);
+    free_taps(&tx);
+    return ember_op_error(c, "out of memory");
+  }
+  ember_tensor *x = ember_contiguous(c->in[0]);
+  if (x == NULL) {
+    free_taps(&ty);
+    free_taps(&tx);
+    return EMBER_ERROR;
+  }
+  const char *in = ember_tensor_data(x);
+  char *out = ember_tensor_data(c->out[0]);
+  int bilinear = g.mode == EMBER_INTERP_BILINEAR;
+  #pragma omp parallel for if (planes * osz > EMBER_PARALLEL_GRAIN && planes > 1)
+  for (int64_t p = 0; p < planes; p++) {
+    const char *pi = in + (size_t)(p * isz) * es;
+    char *po = out + (size_t)(p * osz) * es;
+    if (bilinear) bilinear_plane(dt, pi, po, &g, &ty, &tx);
+    else if (dt == EMBER_F32) nearest_plane_f32((const float *)pi, (float *)po, &g, &ty, &tx);
+    else nearest_plane_f64((const double *)pi, (double *)po, &g, &ty, &tx);
+  }
+  free_taps(&ty);
+  free_taps(&tx);
+  ember_tensor_release(x);
+  return EMBER_OK;
+}
+
+/* }====== */
