@@ -46,9 +46,10 @@ $(BUILD)/libember.a: $(CORE_OBJ) $(BIND_OBJ)
 $(BUILD)/libember.so: $(CORE_OBJ) $(BIND_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LUA_LIB) $(LIBS)
 
-# the Lua module: Lua's symbols come from the interpreter that loads it
+# the Lua module: Lua's symbols come from the interpreter that loads it; nodelete
+# keeps it (and libgomp) mapped at exit, while OpenMP workers may still be spinning
 $(BUILD)/ember.so: $(CORE_OBJ) $(BIND_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
+	$(CC) -shared -o $@ $^ -Wl,-z,nodelete $(LDFLAGS) $(LIBS)
 
 # -Wl,-E exports the Lua API so C modules (lfs, busted's) load into ember
 $(BUILD)/ember: $(BUILD)/obj/host/main.o $(BUILD)/libember.a
