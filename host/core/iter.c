@@ -63,6 +63,25 @@ static void run_unit(const iter *it, int64_t row, int64_t col, int64_t count,
 
 void ember_iter_run(ember_tensor *out, int nin, const ember_tensor *const *in,
                     ember_loop_fn loop, void *ctx) {
+  int64_t numel = ember_tensor_numel(out);
+  if (numel <= EMBER_PARALLEL_GRAIN && ember_tensor_is_contiguous(out)) {
+    /* the common small case: every operand contiguous and of out's shape is one run */
+    int simple = 1;
+    for (int k = 0; k < nin && simple; k++)
+      simple = ember_same_shape(in[k], out) && ember_tensor_is_contiguous(in[k]);
+    if (simple) {
+      char *data[EMBER_ITER_MAX_OPERANDS];
+      int64_t strides[EMBER_ITER_MAX_OPERANDS];
+      data[0] = ember_tensor_data(out);
+      strides[0] = (int64_t)ember_dtype_traits_table[out->dtype].size;
+      for (int k = 0; k < nin; k++) {
+        data[k + 1] = ember_tensor_data(in[k]);
+        strides[k + 1] = (int64_t)ember_dtype_traits_table[in[k]->dtype].size;
+      }
+      if (numel > 0) loop(data, strides, numel, ctx);
+      return;
+    }
+  }
   iter it;
   it.nops = nin + 1;
   it.ndim = out->ndim;
@@ -75,7 +94,6 @@ void ember_iter_run(ember_tensor *out, int nin, const ember_tensor *const *in,
     for (int d = 0; d < it.ndim; d++) it.stride[k][d] *= es;
     it.base[k] = ember_tensor_data(t);
   }
-  int64_t numel = ember_tensor_numel(out);
   if (numel == 0) return;
   coalesce(&it);
   int64_t inner = it.ndim ? it.shape[it.ndim - 1] : 1;

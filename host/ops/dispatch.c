@@ -21,8 +21,9 @@ void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **
   c->nlist = 0;
   c->compute = EMBER_DTYPE_NONE;
   int na = ember_op_attr_count(op);
+  const ember_attr *defaults = na ? ember_op_defaults(op) : NULL;
   for (int k = 0; k < na; k++) {
-    const ember_attr *d = ember_op_default(op, k);
+    const ember_attr *d = &defaults[k];
     c->attr[k].present = d->present;
     c->attr[k].n = d->n;
     c->attr[k].i = d->i;

@@ -150,6 +150,7 @@ const ember_op *ember_op_at(int i);
 const ember_op *ember_op_find(const char *name);
 /* The parsed default of attribute k of op (from its dflt text). */
 const ember_attr *ember_op_default(const ember_op *op, int k);
+const ember_attr *ember_op_defaults(const ember_op *op);   /* all of them, in order */
 int ember_op_attr_count(const ember_op *op);
 int ember_op_attr_index(const ember_op *op, const char *name);   /* -1 if none */
 

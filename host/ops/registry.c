@@ -98,6 +98,11 @@ const ember_op *ember_op_find(const char *name) {
   return NULL;
 }
 
+const ember_attr *ember_op_defaults(const ember_op *op) {
+  int i = op_index(op);
+  return i < 0 ? NULL : defaults[i];
+}
+
 const ember_attr *ember_op_default(const ember_op *op, int k) {
   int i = op_index(op);
   return i < 0 ? NULL : &defaults[i][k];
