@@ -53,12 +53,21 @@ static ember_status infer_sum(ember_call *c) {
 /* mean: attrs dim, keepdim, dtype. Floats only, as PyTorch (dtype may make it one). */
 static ember_status infer_mean(ember_call *c) {
   ember_dtype rt = c->attr[2].present ? (ember_dtype)c->attr[2].i : c->in[0]->dtype;
-  if (need_float(c, rt, c->attr[2].present ? " (the dtype given)"
-                        : "; mean needs one (convert it, or give dtype = \"f32\")") != EMBER_OK)
+  if (c->attr[2].present && !ember_dtype_is_float(rt))
+    return ember_op_error(c, "dtype %s is not a floating point dtype", ember_dtype_name(rt));
+  if (need_float(c, rt, "; mean needs one (convert it, or give dtype = \"f32\")") != EMBER_OK)
     return EMBER_ERROR;
   uint32_t mask;
   if (reduce_out(c, 0, 1, rt, &mask) != EMBER_OK) return EMBER_ERROR;
   compute_in(c, rt, EMBER_FLOATS);
+  return EMBER_OK;
+}
+
+/* The DIM attribute 0, normalised (0 for a 0-dim input); the message names the shape. */
+static ember_status one_dim(ember_call *c, int *dim) {
+  uint32_t mask;
+  if (ember_reduce_mask(c, 0, c->in[0]->ndim, &mask) != EMBER_OK) return EMBER_ERROR;
+  for (*dim = 0; mask > 1; mask >>= 1) ++*dim;
   return EMBER_OK;
 }
 
@@ -74,7 +83,7 @@ static ember_status extreme_dim(ember_call *c, int *dim) {
                             c->op->name);
     return EMBER_OK;
   }
-  if (ember_attr_dim(c, 0, x->ndim, dim) != EMBER_OK) return EMBER_ERROR;
+  if (one_dim(c, dim) != EMBER_OK) return EMBER_ERROR;
   if (x->ndim > 0 && x->shape[*dim] == 0)
     return ember_op_error(c, "cannot reduce dim %d of size 0 (input of shape %s): an empty "
                           "dim has no %s", *dim + c->index_base,
@@ -153,7 +162,7 @@ static ember_status infer_cumsum(ember_call *c) {
   const ember_tensor *x = c->in[0];
   int dim;
   if (!c->attr[0].present) return ember_op_error(c, "needs the dim to sum along");
-  if (ember_attr_dim(c, 0, x->ndim, &dim) != EMBER_OK) return EMBER_ERROR;
+  if (one_dim(c, &dim) != EMBER_OK) return EMBER_ERROR;
   ember_dtype rt = c->attr[1].present ? (ember_dtype)c->attr[1].i
                  : ember_dtype_is_float(x->dtype) ? x->dtype : EMBER_I64;
   ember_set_out(c, 0, rt, x->ndim, x->shape);
