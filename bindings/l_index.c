@@ -19,6 +19,7 @@ static ember_tensor *view_op(lua_State *L, const char *name, ember_tensor *t, in
   ember_tensor *in[1] = { t };
   ember_call c;
   ember_call_init(&c, op, 1, in);
+  c.index_base = 1;                   /* errors speak the caller's 1-based numbers */
   int64_t v[4] = { a0, a1, a2, a3 };
   for (int k = 0; k < ember_op_attr_count(op) && k < 4; k++) {
     c.attr[k].present = 1;

@@ -248,10 +248,13 @@ static int op_call(lua_State *L) {
     if (w->list == NULL) return luaL_error(L, "%s: out of memory", op->name);
     for (int i = 0; i < n; i++) {
       lua_rawgeti(L, 1, i + 1);
-      ember_tensor *t = lember_test(L, -1);
-      if (t == NULL)
+      l_tensor *u = lember_toud(L, -1);
+      if (u == NULL)
         return luaL_error(L, "%s: element %d of the list is a %s, not a tensor", op->name, i + 1,
                           luaL_typename(L, -1));
+      if (u->t == NULL)
+        return luaL_error(L, "%s: element %d of the list is a closed tensor", op->name, i + 1);
+      ember_tensor *t = u->t;
       w->list[i] = t;
       lua_pop(L, 1);
     }

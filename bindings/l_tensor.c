@@ -129,7 +129,7 @@ static void nested_fill(lua_State *L, int idx, const nested *n, int d, ember_ten
     if (type == LUA_TBOOLEAN) ember_store_i64(t->dtype, p, lua_toboolean(L, idx));
     else if (lua_isinteger(L, idx)) ember_store_i64(t->dtype, p, lua_tointeger(L, idx));
     else if (type == LUA_TNUMBER) ember_store_f64(t->dtype, p, lua_tonumber(L, idx));
-    else luaL_error(L, "tensor: element %lld is a %s, not a number", (long long)*pos + 1,
+    else luaL_error(L, "tensor: element %I is a %s, not a number", (lua_Integer)*pos + 1,
                     luaL_typename(L, idx));
     (*pos)++;
     return;
@@ -139,8 +139,8 @@ static void nested_fill(lua_State *L, int idx, const nested *n, int d, ember_ten
                d + 1, luaL_typename(L, idx));
   int64_t len = (int64_t)lua_rawlen(L, idx);
   if (len != n->shape[d])
-    luaL_error(L, "tensor: ragged nested table: %lld elements at depth %d where %lld were expected",
-               (long long)len, d + 1, (long long)n->shape[d]);
+    luaL_error(L, "tensor: ragged nested table: %I elements at depth %d where %I were expected",
+               (lua_Integer)len, d + 1, (lua_Integer)n->shape[d]);
   for (int64_t i = 1; i <= len; i++) {
     lua_rawgeti(L, idx, i);
     nested_fill(L, lua_gettop(L), n, d + 1, t, pos);
@@ -174,7 +174,7 @@ static ember_dtype opt_dtype(lua_State *L, int idx, ember_dtype dflt) {
   if (lua_isnoneornil(L, idx)) return dflt;
   const char *name = luaL_checkstring(L, idx);
   ember_dtype d = ember_dtype_from_name(name);
-  if (d == EMBER_DTYPE_NONE) luaL_error(L, "unknown dtype \"%s\"", name);
+  if (d == EMBER_DTYPE_NONE) luaL_error(L, "tensor: unknown dtype \"%s\"", name);
   return d;
 }
 

@@ -7,9 +7,66 @@
 */
 #include "ops.h"
 
+static ember_status view_unsqueeze(ember_call *c);
+
+/* Dims and indices as the caller wrote them: 1-based from Lua, 0-based from C. */
+static long long user_number(const ember_call *c, int64_t v) {
+  return c->index_base && v >= 0 ? (long long)v + 1 : (long long)v;
+}
+
+static ember_status bad_dim(ember_call *c, int64_t d, const ember_tensor *t) {
+  char s[128];
+  return ember_op_error(c, "dim %lld out of range for a tensor of shape %s", user_number(c, d),
+                        ember_shape_str(t, s, sizeof s));
+}
+
+/* The view makers in host/core check shapes too, but speak 0-based C; here each dim
+** and index is checked first so the message uses the caller's own numbers. */
 static ember_status infer_view(ember_call *c) {
-  (void)c;
-  return EMBER_OK;           /* the view maker checks the shape and says what is wrong */
+  const ember_tensor *t = c->in[0];
+  int nd = t->ndim + (c->op->cpu == view_unsqueeze ? 1 : 0); /* one more place */
+  for (int k = 0; c->op->attrs && c->op->attrs[k].name; k++) {
+    const ember_attr *a = &c->attr[k];
+    if (!a->present) continue;
+    if (c->op->attrs[k].kind == EMBER_ATTR_DIM && ember_norm_dim((int)a->i, nd) < 0)
+      return bad_dim(c, a->i, t);
+    if (c->op->attrs[k].kind == EMBER_ATTR_DIMS_VA) {
+      int seen[EMBER_MAX_DIMS] = {0};
+      for (int i = 0; i < a->n; i++) {
+        int d = ember_norm_dim((int)a->v[i], nd);
+        if (d < 0) return bad_dim(c, a->v[i], t);
+        if (seen[d]++) return ember_op_error(c, "dim %lld repeated", user_number(c, a->v[i]));
+      }
+    }
+  }
+  return EMBER_OK;
+}
+
+static ember_status infer_view(ember_call *c);
+
+static ember_status infer_select(ember_call *c) {
+  if (infer_view(c) != EMBER_OK) return EMBER_ERROR;
+  const ember_tensor *t = c->in[0];
+  int d = ember_norm_dim((int)c->attr[0].i, t->ndim);
+  int64_t size = t->shape[d], i = c->attr[1].i;
+  if (t->ndim == 0) return ember_op_error(c, "a 0-dim tensor has no dims to select from");
+  if (i < -size || i >= size)
+    return ember_op_error(c, "index %lld out of range for dim %lld of size %lld",
+                          user_number(c, i), user_number(c, d), (long long)size);
+  return EMBER_OK;
+}
+
+static ember_status infer_narrow(ember_call *c) {
+  if (infer_view(c) != EMBER_OK) return EMBER_ERROR;
+  const ember_tensor *t = c->in[0];
+  if (t->ndim == 0) return ember_op_error(c, "a 0-dim tensor has no dims to narrow");
+  int d = ember_norm_dim((int)c->attr[0].i, t->ndim);
+  int64_t size = t->shape[d], i = c->attr[1].i, len = c->attr[2].i;
+  int64_t start = i < 0 ? i + size : i;
+  if (start < 0 || len < 0 || start + len > size)
+    return ember_op_error(c, "start %lld and length %lld out of range for dim %lld of size %lld",
+                          user_number(c, i), (long long)len, user_number(c, d), (long long)size);
+  return EMBER_OK;
 }
 
 static ember_status done(ember_call *c, ember_tensor *v) {
@@ -136,8 +193,12 @@ static const ember_attr_def fill_attrs[] = { {"value", EMBER_ATTR_FLOAT, NULL}, 
 const ember_op ember_ops_view[] = {
   VIEW("view", view_view, size_attr, "view(t, size...): same storage, new shape (-1 inferred); strides must allow it"),
   VIEW("reshape", view_reshape, size_attr, "reshape(t, size...): a view when strides allow, else a copy"),
-  VIEW("narrow", view_narrow, narrow_attrs, "narrow(t, dim, start, length): view of `length` entries from `start`"),
-  VIEW("select", view_select, select_attrs, "select(t, dim, index): view with dim removed"),
+  { .name = "narrow", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = narrow_attrs,
+    .infer = infer_narrow, .cpu = view_narrow, .vulkan = view_narrow, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .doc = "narrow(t, dim, start, length): view of `length` entries from `start`" },
+  { .name = "select", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = select_attrs,
+    .infer = infer_select, .cpu = view_select, .vulkan = view_select, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .doc = "select(t, dim, index): view with dim removed" },
   { .name = "slice", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = slice_attrs,
     .infer = infer_view, .cpu = view_slice, .vulkan = view_slice, .flags = EMBER_OP_VIEW,
     .doc = "slice(t, dim, start, stop, step): 0-based, stop exclusive; what t[{...}] records" },
