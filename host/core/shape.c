@@ -44,6 +44,11 @@ char *ember_shape_text(int ndim, const int64_t *shape, char *buf, size_t n) {
 
 ember_status ember_broadcast_shapes(const char *op, int na, const int64_t *a, int nb,
                                     const int64_t *b, int *nout, int64_t *out) {
+  if (na == nb && memcmp(a, b, (size_t)na * sizeof *a) == 0) {   /* the common case */
+    if (out != a) memmove(out, a, (size_t)na * sizeof *a);
+    *nout = na;
+    return EMBER_OK;
+  }
   int n = na > nb ? na : nb;
   int64_t res[EMBER_MAX_DIMS];   /* out may alias a or b: build the result aside */
   if (n > EMBER_MAX_DIMS) return ember_error("%s: more than %d dims", op, EMBER_MAX_DIMS);
@@ -74,6 +79,12 @@ void ember_broadcast_strides(const ember_tensor *t, int ndim, const int64_t *sha
 
 /* {====== type promotion */
 
+/* Two operands of one dtype give that dtype, unless both are Lua numbers. */
+static ember_dtype result_type_same(const ember_tensor *t, const ember_tensor *u) {
+  if (!(t->flags & u->flags & EMBER_TENSOR_WRAPPED_NUMBER)) return t->dtype;
+  return ember_dtype_is_float(t->dtype) ? EMBER_DEFAULT_FLOAT : t->dtype == EMBER_BOOL ? EMBER_BOOL : EMBER_I64;
+}
+
 static int category(ember_dtype dt) {
   if (dt == EMBER_BOOL) return 0;
   return ember_dtype_is_float(dt) ? 2 : 1;
@@ -101,6 +112,8 @@ ember_dtype ember_promote_types(ember_dtype a, ember_dtype b) {
 }
 
 ember_dtype ember_result_type(int n, ember_tensor *const *t) {
+  if (n == 2 && t[0] && t[1] && t[0]->dtype == t[1]->dtype)   /* the common case */
+    return result_type_same(t[0], t[1]);
   /* three tiers: tensors with dims, 0-dim tensors, wrapped numbers */
   ember_dtype tier[3] = { EMBER_DTYPE_NONE, EMBER_DTYPE_NONE, EMBER_DTYPE_NONE };
   for (int i = 0; i < n; i++) {
