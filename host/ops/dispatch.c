@@ -4,6 +4,7 @@
 ** so every caller gets the same checks and the same error messages.
 */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ops.h"
@@ -105,6 +106,45 @@ static void restore_inputs(ember_call *c, int n) {
   }
 }
 
+/* Integer attributes far beyond any real size are refused here, once, so that no
+** shape rule or kernel has to guard its arithmetic against overflow: 2^40 elements
+** along one dim is beyond any memory, and no tensor has more than EMBER_MAX_DIMS dims. */
+#define ATTR_INT_LIMIT ((int64_t)1 << 40)
+#define ATTR_DIM_LIMIT 64
+
+static ember_status check_attr_ranges(ember_call *c) {
+  const ember_op *op = c->op;
+  for (int k = 0; op->attrs && op->attrs[k].name; k++) {
+    const ember_attr *a = &c->attr[k];
+    if (!a->present) continue;
+    ember_attr_kind kind = op->attrs[k].kind;
+    int64_t limit = kind == EMBER_ATTR_DIM || kind == EMBER_ATTR_DIMS || kind == EMBER_ATTR_DIMS_VA
+                    ? ATTR_DIM_LIMIT : ATTR_INT_LIMIT;
+    if (kind == EMBER_ATTR_FLOAT || kind == EMBER_ATTR_STR || kind == EMBER_ATTR_BOOL ||
+        kind == EMBER_ATTR_DTYPE)
+      continue;
+    int single = kind == EMBER_ATTR_INT || kind == EMBER_ATTR_DIM || kind == EMBER_ATTR_INDEX;
+    int n = single ? 1 : a->n;
+    for (int i = 0; i < n; i++) {
+      int64_t v = single ? a->i : a->v[i];
+      if (kind == EMBER_ATTR_INDEX) continue;   /* checked against the size it indexes */
+      if (v > limit || v < -limit)
+        return ember_op_error(c, "%s %lld is out of range", op->attrs[k].name, (long long)v);
+    }
+  }
+  return EMBER_OK;
+}
+
+/* Allocation failures below a kernel say "tensor: ..."; name the op instead. */
+static void name_the_op(ember_call *c) {
+  const char *msg = ember_last_error();
+  if (strncmp(msg, "tensor: ", 8) == 0 || strncmp(msg, "out of memory", 13) == 0) {
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", strncmp(msg, "tensor: ", 8) == 0 ? msg + 8 : msg);
+    ember_op_error(c, "%s", copy);
+  }
+}
+
 ember_status ember_dispatch(ember_call *c) {
   const ember_op *op = c->op;
   if (c->nin < op->min_inputs || (op->max_inputs >= 0 && c->nin > op->max_inputs))
@@ -123,6 +163,7 @@ ember_status ember_dispatch(ember_call *c) {
     c->out[k] = NULL;
     c->out_kernel[k] = EMBER_DTYPE_NONE;
   }
+  if (check_attr_ranges(c) != EMBER_OK) return EMBER_ERROR;
   if (op->infer(c) != EMBER_OK) return EMBER_ERROR;
 
   ember_device dev = EMBER_CPU;
@@ -152,6 +193,7 @@ ember_status ember_dispatch(ember_call *c) {
   if (st == EMBER_OK && !(op->flags & EMBER_OP_LIST_OUT)) st = finish_outputs(c);
   restore_inputs(c, ncast);
   if (st != EMBER_OK) {
+    name_the_op(c);
     release_outputs(c);
     return EMBER_ERROR;
   }
