@@ -38,33 +38,39 @@ static int64_t index_arg(lua_State *L, int idx, const char *what) {
   return i > 0 ? i - 1 : i;
 }
 
-/* Resolve the key at idx into a view of t (new reference); *elem is set when the
-** result is a single element of a 1-D tensor that Lua reads as a number. */
-static ember_tensor *resolve(lua_State *L, ember_tensor *t, int key) {
+/* Replace the anchored view at slot `anchor` by `next` (a new reference). */
+static void advance(lua_State *L, int anchor, ember_tensor *next) {
+  lember_push(L, next);
+  lua_replace(L, anchor);
+}
+
+/* Resolve the key at idx into a view of t and push it. Every intermediate view lives
+** in a Lua slot, so an error raised half-way (a bad index, a bad range) leaks nothing. */
+static void resolve(lua_State *L, ember_tensor *t, int key) {
   if (lua_type(L, key) == LUA_TNUMBER) {
     if (t->ndim == 0) luaL_error(L, "index: a 0-dim tensor cannot be indexed (use :item())");
     int64_t i = index_arg(L, key, "index");
-    return view_op(L, "select", t, 0, i, 0, 0);
+    lember_push(L, view_op(L, "select", t, 0, i, 0, 0));
+    return;
   }
-  if (!lua_istable(L, key)) {
+  if (!lua_istable(L, key))
     luaL_error(L, "index: cannot index a tensor with a %s", luaL_typename(L, key));
-    return NULL;
-  }
   int n = (int)lua_rawlen(L, key);
   if (n > t->ndim) {
     char s[128];
     luaL_error(L, "index: %d indices for a tensor of shape %s", n, ember_shape_str(t, s, sizeof s));
   }
   ember_tensor_retain(t);
-  ember_tensor *cur = t;
-  int dim = 0;                  /* dim of cur the next index applies to */
+  lember_push(L, t);
+  int anchor = lua_gettop(L);
+  int dim = 0;                  /* dim of the current view the next index applies to */
   for (int k = 1; k <= n; k++) {
+    ember_tensor *cur = lember_check(L, anchor);
     lua_rawgeti(L, key, k);
-    ember_tensor *next = NULL;
     int top = lua_gettop(L);
     if (lua_type(L, top) == LUA_TNUMBER) {
       int64_t i = index_arg(L, top, "index");
-      next = view_op(L, "select", cur, dim, i, 0, 0);
+      advance(L, anchor, view_op(L, "select", cur, dim, i, 0, 0));
     } else if (lua_istable(L, top)) {
       int len = (int)lua_rawlen(L, top);
       int64_t size = cur->shape[dim];
@@ -81,35 +87,26 @@ static ember_tensor *resolve(lua_State *L, ember_tensor *t, int key) {
         int64_t last = index_arg(L, -1, "slice end");
         lua_pop(L, 1);
         if (last < 0) last += size;
-        stop = last + 1;              /* Torch7 ranges include their end */
+        stop = last < INT64_MAX ? last + 1 : last;   /* Torch7 ranges include their end */
       }
       if (len >= 3) {
         lua_rawgeti(L, top, 3);
         int ok;
         step = lua_tointegerx(L, -1, &ok);
         lua_pop(L, 1);
-        if (!ok || step <= 0) {
-          ember_tensor_release(cur);
-          luaL_error(L, "index: slice step must be a positive integer");
-        }
+        if (!ok || step <= 0) luaL_error(L, "index: slice step must be a positive integer");
       }
-      if (start < 0 || start >= size || stop > size || stop < start) {
-        ember_tensor_release(cur);
-        luaL_error(L, "index: range %d..%d out of bounds for dim %d of size %d",
-                   (int)start + 1, (int)stop, dim + 1, (int)size);
-      }
-      next = view_op(L, "slice", cur, dim, start, stop, step);
+      if (start < 0 || start >= size || stop > size || stop < start)
+        luaL_error(L, "index: range %I..%I out of bounds for dim %d of size %I",
+                   (lua_Integer)(start + 1), (lua_Integer)stop, dim + 1, (lua_Integer)size);
+      advance(L, anchor, view_op(L, "slice", cur, dim, start, stop, step));
       dim++;
     } else {
-      ember_tensor_release(cur);
       luaL_error(L, "index: entry %d of the index table is a %s (number or {a, b, step} expected)",
                  k, luaL_typename(L, top));
     }
-    lua_pop(L, 1);
-    ember_tensor_release(cur);
-    cur = next;
+    lua_settop(L, anchor);
   }
-  return cur;
 }
 
 static int t_index(lua_State *L) {
@@ -137,7 +134,8 @@ static int t_index(lua_State *L) {
     else lua_pushnumber(L, ember_load_f64(t->dtype, p));
     return 1;
   }
-  return lember_push(L, resolve(L, t, 2));
+  resolve(L, t, 2);
+  return 1;
 }
 
 static int t_newindex(lua_State *L) {
@@ -164,7 +162,7 @@ static int t_newindex(lua_State *L) {
     ember_tensor_release(c.out[0]);
     return 0;
   }
-  lember_push(L, resolve(L, t, 2));              /* anchored: errors below cannot leak it */
+  resolve(L, t, 2);                              /* anchored: errors below cannot leak it */
   ember_tensor *view = lember_check(L, -1);
   ember_status st;
   ember_tensor *src = lember_test(L, 3);

@@ -330,6 +330,11 @@ static int t_data_ptr(lua_State *L) {
 
 /* print(t): formatted in Lua (stdlib/ember/format.lua), where layout code reads best */
 static int t_tostring(lua_State *L) {
+  l_tensor *u = lember_toud(L, 1);
+  if (u && u->t == NULL) {
+    lua_pushliteral(L, "[ember.Tensor (closed)]");
+    return 1;
+  }
   lember_check(L, 1);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "ember.format");
@@ -354,6 +359,12 @@ static int m_clock(lua_State *L) {
   return 1;
 }
 
+/* Bytes of tensor storage alive on the heap (what the collector is paced by). */
+static int m_heap_bytes(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ember_heap_bytes());
+  return 1;
+}
+
 static int m_manual_seed(lua_State *L) {
   ember_manual_seed((uint64_t)luaL_checkinteger(L, 1));
   return 0;
@@ -372,7 +383,7 @@ static const luaL_Reg tensor_methods[] = {
 
 static const luaL_Reg module_funcs[] = {
   {"tensor", m_tensor}, {"is_tensor", m_is_tensor}, {"manual_seed", m_manual_seed},
-  {"clock", m_clock},
+  {"clock", m_clock}, {"heap_bytes", m_heap_bytes},
   {NULL, NULL}
 };
 

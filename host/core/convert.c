@@ -53,7 +53,7 @@ void ember_store_i64(ember_dtype dt, void *p, int64_t v) {
   case EMBER_I64: *(int64_t *)p = v; break;
   case EMBER_U8: *(uint8_t *)p = (uint8_t)v; break;
   case EMBER_BOOL: *(uint8_t *)p = v != 0; break;
-  default: ember_store_f64(dt, p, (double)v); break;
+  default: ember_store_f64(dt, p, dt == EMBER_F64 ? (double)v : (double)(float)v); break; /* one rounding */
   }
 }
 
@@ -114,7 +114,7 @@ void ember_convert(ember_dtype to, void *dst, ember_dtype from, const void *src,
   if (exact_int(from) && exact_int(to)) {
     for (int64_t i = 0; i < n; i++) ember_store_i64(to, d + i * ts, ember_load_i64(from, s + i * fs));
   } else if (from == EMBER_I64) {
-    for (int64_t i = 0; i < n; i++) ember_store_f64(to, d + i * ts, (double)((const int64_t *)src)[i]);
+    for (int64_t i = 0; i < n; i++) ember_store_i64(to, d + i * ts, ((const int64_t *)src)[i]);
   } else {
     for (int64_t i = 0; i < n; i++) ember_store_f64(to, d + i * ts, ember_load_f64(from, s + i * fs));
   }

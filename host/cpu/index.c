@@ -80,13 +80,13 @@ ember_status ember_cpu_index_select(ember_call *c) {
   const char *ib = ember_tensor_data(&ix);
   int64_t ies = (int64_t)ember_dtype_size(ix.dtype);
   for (int64_t j = 0; j < m; j++) {
-    int64_t raw = read_index(ix.dtype, ib + j * ix.stride[0] * ies), v = raw - c->index_base;
-    if (v < 0 || v >= size) {
+    int64_t raw = read_index(ix.dtype, ib + j * ix.stride[0] * ies);
+    if (raw < c->index_base || raw - c->index_base >= size) {   /* no overflow at INT64_MIN */
       bad_index b = { 1, raw };
       free(idx);
       return bad_error(c, &b, d, size);
     }
-    idx[j] = v;
+    idx[j] = raw - c->index_base;
   }
   ember_tensor *tc = ember_contiguous(c->in[0]);   /* blocks below are contiguous runs */
   if (tc == NULL) {
@@ -150,12 +150,13 @@ static inline void gather_row_es(const ember_walk *w, move_ctx *m, size_t es) {
   int64_t is = w->istride[1] * ie, as = w->istride[0] * e, bs = w->istride[2] * e;
   int64_t ds = m->dstride * e;
   for (int64_t j = 0; j < w->inner; j++) {
-    int64_t raw = read_index(m->ixdt, ip + j * is), v = raw - m->base;
-    if (v < 0 || v >= m->size) {
+    int64_t raw = read_index(m->ixdt, ip + j * is);
+    /* compare before subtracting: raw - base must not overflow for INT64_MIN */
+    if (raw < m->base || raw - m->base >= m->size) {
       note_bad(&m->bad, raw);
       continue;
     }
-    memcpy(bp + j * bs, ap + j * as + v * ds, es);
+    memcpy(bp + j * bs, ap + j * as + (raw - m->base) * ds, es);
   }
 }
 
@@ -203,7 +204,7 @@ static void check_row(const ember_walk *w, void *ctx) {
   const char *ip = m->ix + w->off[1] * ie;
   for (int64_t j = 0; j < w->inner; j++) {
     int64_t raw = read_index(m->ixdt, ip + j * is);
-    if (raw - m->base < 0 || raw - m->base >= m->size) note_bad(&m->bad, raw);
+    if (raw < m->base || raw - m->base >= m->size) note_bad(&m->bad, raw);
   }
 }
 

@@ -401,7 +401,7 @@ ember_status ember_cpu_embedding(ember_call *c) {
   int64_t n = ember_tensor_numel(idx), rows = w->shape[0], dim = w->shape[1];
   int64_t base = c->index_base;
   for (int64_t i = 0; i < n; i++)
-    if (iv[i] - base < 0 || iv[i] - base >= rows) {
+    if (iv[i] < base || iv[i] - base >= rows) {   /* no overflow at INT64_MIN */
       char s[128];
       ember_status st = ember_op_error(c, "index %lld is out of range [%lld, %lld] for weight of shape %s",
                                        (long long)iv[i], (long long)base,

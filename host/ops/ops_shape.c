@@ -209,7 +209,8 @@ static ember_status infer_repeat(ember_call *c) {
   for (int k = 0; k < s->n; k++) {
     if (s->v[k] < 0)
       return ember_op_error(c, "repeat sizes must be >= 0, got %lld", (long long)s->v[k]);
-    shape[k] = s->v[k] * (k < lead ? 1 : t->shape[k - lead]);
+    if (__builtin_mul_overflow(s->v[k], k < lead ? 1 : t->shape[k - lead], &shape[k]))
+      return ember_op_error(c, "repeat size %lld makes dim %d too large", (long long)s->v[k], k + 1);
   }
   ember_set_out(c, 0, t->dtype, s->n, shape);
   c->compute = t->dtype;

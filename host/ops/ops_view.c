@@ -93,8 +93,8 @@ static ember_status view_select(ember_call *c) {
 }
 
 static ember_status view_slice(ember_call *c) {
-  return done(c, ember_slice(c->in[0], (int)c->attr[0].i, c->attr[1].i, c->attr[2].i,
-                             c->attr[3].i));
+  int64_t stop = c->attr[2].present ? c->attr[2].i : INT64_MAX;   /* none: to the end */
+  return done(c, ember_slice(c->in[0], (int)c->attr[0].i, c->attr[1].i, stop, c->attr[3].i));
 }
 
 static ember_status view_transpose(ember_call *c) {
@@ -174,7 +174,7 @@ static const ember_attr_def select_attrs[] = {
   {"dim", EMBER_ATTR_DIM, NULL}, {"index", EMBER_ATTR_INDEX, NULL}, {NULL, 0, NULL} };
 static const ember_attr_def slice_attrs[] = {
   {"dim", EMBER_ATTR_DIM, NULL}, {"start", EMBER_ATTR_INT, "0"},
-  {"stop", EMBER_ATTR_INT, "9223372036854775807"}, {"step", EMBER_ATTR_INT, "1"},
+  {"stop", EMBER_ATTR_INT, "none"}, {"step", EMBER_ATTR_INT, "1"},
   {NULL, 0, NULL} };
 static const ember_attr_def transpose_attrs[] = {
   {"dim0", EMBER_ATTR_DIM, NULL}, {"dim1", EMBER_ATTR_DIM, NULL}, {NULL, 0, NULL} };

@@ -26,6 +26,10 @@ end
 
 function T:shape() return self:size() end
 
+-- How print(t) lays values out (stdlib/ember/format.lua): ember.set_printoptions{
+-- threshold = 1000, edgeitems = 3, linewidth = 80}; returns the previous options.
+function ember.set_printoptions(opts) return require("ember.format").set_options(opts) end
+
 -- `repeat` is a Lua keyword, so t:repeat(2, 3) does not parse; Torch7's name works
 T.repeatTensor = T["repeat"]
 

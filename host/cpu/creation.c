@@ -1,0 +1,414 @@
+/*
+** creation.c — CPU kernels of the creation family: constant fills, ranges, eye and
+** the random tensors.
+**
+** Invariants:
+** - out[0] is a fresh contiguous tensor in its final dtype (infer never asks for a
+**   wider kernel dtype), so every kernel writes element i at data + i * size;
+** - the random kernels are pure functions of (seed, first counter, i): element i
+**   takes draw i of the reserved Philox blocks (f32, f16, bf16, randint with a range
+**   up to 2^32), or draws 2i and 2i+1 (f64, wide randint); randn turns draws 2j and
+**   2j+1 into elements 2j and 2j+1 (f64: four draws into two). The numbers therefore
+**   do not depend on the thread split, and a GPU kernel computing the same blocks
+**   gives the same tensor;
+** - attributes are read by name (ember_creation_attr), so zeros and zeros_like,
+**   randint and randint_like share a kernel although their attribute lists differ.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "creation.h"
+
+/* {====== attributes */
+
+const ember_attr *ember_creation_attr(const ember_call *c, const char *name) {
+  int k = ember_op_attr_index(c->op, name);
+  return k >= 0 ? &c->attr[k] : NULL;
+}
+
+int ember_creation_is_integral(const ember_attr *a) {
+  return a->f == (double)a->i;
+}
+
+void ember_creation_range(const ember_call *c, ember_range *r) {
+  const ember_attr *a = ember_creation_attr(c, "start"), *b = ember_creation_attr(c, "end"),
+                   *s = ember_creation_attr(c, "step");
+  ember_attr zero = { .present = 1 };
+  if (!b->present) {             /* arange(end) */
+    b = a;
+    a = &zero;
+  }
+  r->start = a->f; r->end = b->f; r->step = s->f;
+  r->istart = a->i; r->iend = b->i; r->istep = s->i;
+  r->integral = ember_creation_is_integral(a) && ember_creation_is_integral(b) &&
+                ember_creation_is_integral(s);
+}
+
+void ember_creation_int_bounds(const ember_call *c, int64_t *low, int64_t *high) {
+  const ember_attr *l = ember_creation_attr(c, "low"), *h = ember_creation_attr(c, "high");
+  if (h->present) {
+    *low = l->i;
+    *high = h->i;
+  } else {                       /* randint_like(t, high) */
+    *low = 0;
+    *high = l->i;
+  }
+}
+
+/* }====== */
+
+/* {====== constant fills */
+
+/* memset, in 1 MiB pieces over the threads when large: one core cannot use all of
+** the memory bandwidth a many-core machine has */
+static void set_bytes(char *p, int byte, size_t nbytes) {
+  const size_t piece = (size_t)1 << 20;
+  int64_t npiece = (int64_t)((nbytes + piece - 1) / piece);
+  #pragma omp parallel for if (nbytes > 4 * piece)
+  for (int64_t k = 0; k < npiece; k++) {
+    size_t at = (size_t)k * piece;
+    memset(p + at, byte, nbytes - at < piece ? nbytes - at : piece);
+  }
+}
+
+/* Every element of the contiguous out set to the bytes of one element. */
+static void fill_bytes(ember_tensor *out, const void *elem) {
+  int64_t n = ember_tensor_numel(out);
+  char *p = ember_tensor_data(out);
+  switch (ember_dtype_size(out->dtype)) {
+  case 1:
+    set_bytes(p, *(const uint8_t *)elem, (size_t)n);
+    break;
+  case 2: {
+    uint16_t v, *d = (uint16_t *)p;
+    memcpy(&v, elem, sizeof v);
+    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+    break;
+  }
+  case 4: {
+    uint32_t v, *d = (uint32_t *)p;
+    memcpy(&v, elem, sizeof v);
+    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+    break;
+  }
+  default: {
+    uint64_t v, *d = (uint64_t *)p;
+    memcpy(&v, elem, sizeof v);
+    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+    break;
+  }
+  }
+}
+
+ember_status ember_cpu_empty(ember_call *c) {
+  (void)c;
+  return EMBER_OK;
+}
+
+ember_status ember_cpu_zeros(ember_call *c) {
+  /* zero is all-zero bits in every dtype */
+  set_bytes(ember_tensor_data(c->out[0]), 0, ember_tensor_nbytes(c->out[0]));
+  return EMBER_OK;
+}
+
+ember_status ember_cpu_ones(ember_call *c) {
+  char one[8];
+  ember_store_i64(c->out[0]->dtype, one, 1);
+  fill_bytes(c->out[0], one);
+  return EMBER_OK;
+}
+
+ember_status ember_cpu_full(ember_call *c) {
+  const ember_attr *v = ember_creation_attr(c, "fill_value");
+  ember_dtype dt = c->out[0]->dtype;
+  char elem[8];
+  /* integral values go to integer dtypes exactly, beyond 2^53 too */
+  if (ember_creation_is_integral(v) && !ember_dtype_is_float(dt)) ember_store_i64(dt, elem, v->i);
+  else ember_store_f64(dt, elem, v->f);
+  fill_bytes(c->out[0], elem);
+  return EMBER_OK;
+}
+
+ember_status ember_cpu_eye(ember_call *c) {
+  ember_tensor *out = c->out[0];
+  int64_t rows = out->shape[0], cols = out->shape[1];
+  size_t es = ember_dtype_size(out->dtype);
+  char *p = ember_tensor_data(out), one[8];
+  set_bytes(p, 0, ember_tensor_nbytes(out));
+  ember_store_i64(out->dtype, one, 1);
+  for (int64_t i = 0; i < rows && i < cols; i++) memcpy(p + (i * cols + i) * (int64_t)es, one, es);
+  return EMBER_OK;
+}
+
+/* }====== */
+
+/* {====== ranges */
+
+/* Element i = start + i * step, computed in double as PyTorch's CPU kernel does for
+** floats (its accumulation type), exactly in int64 when all three are integers
+** (in uint64, which wraps where signed overflow would be undefined). */
+ember_status ember_cpu_arange(ember_call *c) {
+  ember_tensor *out = c->out[0];
+  ember_range r;
+  ember_creation_range(c, &r);
+  int64_t n = ember_tensor_numel(out);
+  char *p = ember_tensor_data(out);
+  ember_dtype dt = out->dtype;
+  size_t es = ember_dtype_size(dt);
+  if (dt == EMBER_F32) {
+    float *d = (float *)p;
+    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = (float)(r.start + r.step * (double)i);
+  } else if (dt == EMBER_F64) {
+    double *d = (double *)p;
+    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = r.start + r.step * (double)i;
+  } else if (dt == EMBER_I64 && r.integral) {
+    int64_t *d = (int64_t *)p;
+    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = (int64_t)((uint64_t)r.istart + (uint64_t)r.istep * (uint64_t)i);
+  } else if (r.integral && !ember_dtype_is_float(dt)) {
+    for (int64_t i = 0; i < n; i++)
+      ember_store_i64(dt, p + i * (int64_t)es, (int64_t)((uint64_t)r.istart + (uint64_t)r.istep * (uint64_t)i));
+  } else {
+    for (int64_t i = 0; i < n; i++) ember_store_f64(dt, p + i * (int64_t)es, r.start + r.step * (double)i);
+  }
+  return EMBER_OK;
+}
+
+/* v rounded to f16 or bf16 and back */
+static float half_round(ember_dtype dt, float v) {
+  return dt == EMBER_F16 ? ember_f16_to_f32(ember_f32_to_f16(v)) : ember_bf16_to_f32(ember_f32_to_bf16(v));
+}
+
+/* PyTorch's symmetric form: the first half counts up from start, the second half
+** down from end, so both ends are exact. f64 and f32 compute in their own type,
+** f16/bf16 round every operation as PyTorch's half arithmetic does, integer
+** dtypes take integral ends and a double step, then truncate. */
+ember_status ember_cpu_linspace(ember_call *c) {
+  ember_tensor *out = c->out[0];
+  double a = ember_creation_attr(c, "start")->f, b = ember_creation_attr(c, "end")->f;
+  int64_t n = ember_tensor_numel(out), half = n / 2;
+  ember_dtype dt = out->dtype;
+  char *p = ember_tensor_data(out);
+  size_t es = ember_dtype_size(dt);
+  if (n == 0) return EMBER_OK;
+  if (n == 1) {
+    ember_store_f64(dt, p, a);
+    return EMBER_OK;
+  }
+  if (dt == EMBER_F64) {
+    double step = (b - a) / (double)(n - 1), *d = (double *)p;
+    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = i < half ? a + step * (double)i : b - step * (double)(n - 1 - i);
+  } else if (dt == EMBER_F32) {
+    float fa = (float)a, fb = (float)b, step = (fb - fa) / (float)(n - 1), *d = (float *)p;
+    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
+    for (int64_t i = 0; i < n; i++) d[i] = i < half ? fa + step * (float)i : fb - step * (float)(n - 1 - i);
+  } else if (ember_dtype_is_float(dt)) {
+    /* f16, bf16: PyTorch computes in the half type, each operation rounding to it */
+    float fa = half_round(dt, (float)a), fb = half_round(dt, (float)b);
+    float step = half_round(dt, half_round(dt, fb - fa) / half_round(dt, (float)(n - 1)));
+    for (int64_t i = 0; i < n; i++) {
+      float v = i < half ? fa + half_round(dt, step * half_round(dt, (float)i))
+                         : fb - half_round(dt, step * half_round(dt, (float)(n - 1 - i)));
+      ember_store_f64(dt, p + i * (int64_t)es, v);   /* the last rounding */
+    }
+  } else {
+    double ia = trunc(a), ib = trunc(b), step = (ib - ia) / (double)(n - 1);
+    for (int64_t i = 0; i < n; i++)
+      ember_store_f64(dt, p + i * (int64_t)es, i < half ? ia + step * (double)i
+                                                        : ib - step * (double)(n - 1 - i));
+  }
+  return EMBER_OK;
+}
+
+/* }====== */
+
+/* {====== random */
+
+/* Philox blocks per batch: 256 draws, 1 KiB on the stack of each thread. */
+#define CHUNK 64
+
+/* Blocks first .. first + CHUNK - 1 of the stream under key into out, draw 4b + w
+** = word w of block b: exactly ember_philox4x32's numbers (the spec checks them
+** against an independent Philox), computed as CHUNK independent lanes, which the
+** compiler vectorises (twice as fast as one block at a time). */
+static void philox_chunk(uint64_t key, uint64_t first, uint32_t *out) {
+  uint32_t c0[CHUNK], c1[CHUNK], c2[CHUNK], c3[CHUNK];
+  for (int b = 0; b < CHUNK; b++) {
+    uint64_t ctr = first + (uint64_t)b;
+    c0[b] = (uint32_t)ctr;
+    c1[b] = (uint32_t)(ctr >> 32);
+    c2[b] = c3[b] = 0;
+  }
+  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+  for (int round = 0; round < 10; round++) {
+    for (int b = 0; b < CHUNK; b++) {
+      uint64_t p0 = (uint64_t)0xD2511F53u * c0[b], p1 = (uint64_t)0xCD9E8D57u * c2[b];
+      uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[b] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[b] ^ k1;
+      c1[b] = (uint32_t)p1;
+      c3[b] = (uint32_t)p0;
+      c0[b] = n0;
+      c2[b] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  for (int b = 0; b < CHUNK; b++) {
+    out[4 * b] = c0[b];
+    out[4 * b + 1] = c1[b];
+    out[4 * b + 2] = c2[b];
+    out[4 * b + 3] = c3[b];
+  }
+}
+
+/* The walk every random kernel shares: elements [0, n) in batches of CHUNK blocks,
+** each block giving `per_block` elements; fill(draws, i0, i1, ctx) writes elements
+** [i0, i1) from the batch's draws (element i0 takes the first). Batches run on
+** separate threads when the tensor is large. */
+typedef void (*batch_fn)(const uint32_t *draws, int64_t i0, int64_t i1, void *ctx);
+
+static void random_batches(int64_t n, int per_block, uint64_t first, batch_fn fill, void *ctx,
+                           int64_t grain) {
+  uint64_t key = ember_rng_seed();
+  int64_t per_batch = (int64_t)CHUNK * per_block;
+  int64_t nbatch = (n + per_batch - 1) / per_batch;
+  #pragma omp parallel for if (n > grain)
+  for (int64_t bt = 0; bt < nbatch; bt++) {
+    uint32_t draws[4 * CHUNK];
+    philox_chunk(key, first + (uint64_t)(bt * CHUNK), draws);
+    int64_t i0 = bt * per_batch, i1 = i0 + per_batch < n ? i0 + per_batch : n;
+    fill(draws, i0, i1, ctx);
+  }
+}
+
+/* Uniform in [0, 1) with `bits` random bits: 24 for f32 (ember_u32_to_unit_f32's
+** formula, here where the compiler can inline and vectorise it), and exactly the
+** precision of f16 (11) and bf16 (8), so that converting never rounds up to 1. */
+static inline float unit_bits(uint32_t x, int bits) {
+  return (float)(x >> (32 - bits)) * ldexpf(1.0f, -bits);
+}
+
+static void uniform_fill(const uint32_t *r, int64_t i0, int64_t i1, void *ctx) {
+  ember_tensor *out = ctx;
+  char *p = ember_tensor_data(out);
+  switch (out->dtype) {
+  case EMBER_F32: {
+    float *d = (float *)p + i0;
+    int m = (int)(i1 - i0);
+    #pragma omp simd
+    for (int k = 0; k < m; k++) d[k] = (float)(int32_t)(r[k] >> 8) * (1.0f / 16777216.0f);
+    break;
+  }
+  case EMBER_F64: {                      /* draws 2k and 2k + 1 */
+    double *d = (double *)p;
+    for (int64_t i = i0; i < i1; i++) d[i] = ember_u64_to_unit_f64(r[2 * (i - i0)], r[2 * (i - i0) + 1]);
+    break;
+  }
+  case EMBER_F16: {
+    uint16_t *d = (uint16_t *)p;
+    for (int64_t i = i0; i < i1; i++) d[i] = ember_f32_to_f16(unit_bits(r[i - i0], 11));
+    break;
+  }
+  default: {
+    uint16_t *d = (uint16_t *)p;
+    for (int64_t i = i0; i < i1; i++) d[i] = ember_f32_to_bf16(unit_bits(r[i - i0], 8));
+    break;
+  }
+  }
+}
+
+ember_status ember_cpu_rand(ember_call *c) {
+  ember_tensor *out = c->out[0];
+  int64_t n = ember_tensor_numel(out);
+  int per_block = out->dtype == EMBER_F64 ? 2 : 4;
+  uint64_t first = ember_rng_reserve(n * (4 / per_block));
+  random_batches(n, per_block, first, uniform_fill, out, EMBER_PARALLEL_GRAIN);
+  return EMBER_OK;
+}
+
+/* Box-Muller: uniforms u1 in (0, 1] (so the log is finite) and u2 in [0, 1) give
+** two independent normals r cos(2 pi u2) and r sin(2 pi u2), r = sqrt(-2 log u1). */
+static void normal_fill(const uint32_t *r, int64_t i0, int64_t i1, void *ctx) {
+  ember_tensor *out = ctx;
+  char *p = ember_tensor_data(out);
+  ember_dtype dt = out->dtype;
+  if (dt == EMBER_F64) {                 /* four draws (two f64 uniforms) per pair */
+    double *d = (double *)p;
+    for (int64_t i = i0; i < i1; i += 2) {
+      const uint32_t *q = r + 2 * (i - i0);
+      double u1 = 1.0 - ember_u64_to_unit_f64(q[0], q[1]), u2 = ember_u64_to_unit_f64(q[2], q[3]);
+      double radius = sqrt(-2.0 * log(u1)), s, co;
+      sincos(6.283185307179586477 * u2, &s, &co);
+      d[i] = radius * co;
+      if (i + 1 < i1) d[i + 1] = radius * s;
+    }
+    return;
+  }
+  for (int64_t i = i0; i < i1; i += 2) {  /* two draws per pair */
+    const uint32_t *q = r + (i - i0);
+    float u1 = 1.0f - ember_u32_to_unit_f32(q[0]), u2 = ember_u32_to_unit_f32(q[1]);
+    float radius = sqrtf(-2.0f * logf(u1)), z[2];
+    sincosf(6.2831853071795865f * u2, &z[1], &z[0]);   /* GNU libm: one reduction for both */
+    for (int k = 0; k < 2 && i + k < i1; k++) {
+      float v = radius * z[k];
+      if (dt == EMBER_F32) ((float *)p)[i + k] = v;
+      else if (dt == EMBER_F16) ((uint16_t *)p)[i + k] = ember_f32_to_f16(v);
+      else ((uint16_t *)p)[i + k] = ember_f32_to_bf16(v);
+    }
+  }
+}
+
+ember_status ember_cpu_randn(ember_call *c) {
+  ember_tensor *out = c->out[0];
+  int64_t n = ember_tensor_numel(out);
+  int per_block = out->dtype == EMBER_F64 ? 2 : 4;
+  uint64_t first = ember_rng_reserve((n + (n & 1)) * (4 / per_block));
+  random_batches(n, per_block, first, normal_fill, out, EMBER_PARALLEL_GRAIN / 4);
+  return EMBER_OK;
+}
+
+/* low + a uniform integer below range: one draw scaled by multiply-shift when the
+** range fits 32 bits (bias below range / 2^32), else two draws modulo the range. */
+typedef struct { ember_tensor *out; int64_t low; uint64_t range; } randint_ctx;
+
+static void randint_fill(const uint32_t *r, int64_t i0, int64_t i1, void *ctx) {
+  const randint_ctx *rc = ctx;
+  ember_dtype dt = rc->out->dtype;
+  size_t es = ember_dtype_size(dt);
+  char *p = ember_tensor_data(rc->out);
+  int wide = rc->range > ((uint64_t)1 << 32);
+  if (dt == EMBER_I64 && !wide) {        /* the common case, vectorised */
+    int64_t *d = (int64_t *)p + i0, low = rc->low;
+    uint64_t range = rc->range;
+    int m = (int)(i1 - i0);
+    #pragma omp simd
+    for (int k = 0; k < m; k++) d[k] = (int64_t)((uint64_t)low + (((uint64_t)r[k] * range) >> 32));
+    return;
+  }
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t k = i - i0;
+    uint64_t x = wide ? (((uint64_t)r[2 * k] << 32) | r[2 * k + 1]) % rc->range
+                      : ((uint64_t)r[k] * rc->range) >> 32;
+    int64_t v = (int64_t)((uint64_t)rc->low + x);
+    if (dt == EMBER_I64) ((int64_t *)p)[i] = v;
+    else ember_store_i64(dt, p + i * (int64_t)es, v);
+  }
+}
+
+ember_status ember_cpu_randint(ember_call *c) {
+  int64_t low, high;
+  ember_creation_int_bounds(c, &low, &high);
+  randint_ctx rc = { c->out[0], low, (uint64_t)high - (uint64_t)low };
+  int64_t n = ember_tensor_numel(rc.out);
+  int per_block = rc.range > ((uint64_t)1 << 32) ? 2 : 4;
+  uint64_t first = ember_rng_reserve(n * (4 / per_block));
+  random_batches(n, per_block, first, randint_fill, &rc, EMBER_PARALLEL_GRAIN);
+  return EMBER_OK;
+}
+
+/* }====== */
