@@ -273,7 +273,7 @@ describe("garbage into every op", function()
     end
     local closed = ember.ones(2)
     closed:close()
-    assert.is_false(pcall(tostring, closed))
+    assert.equal("[ember.Tensor (closed)]", tostring(closed))
   end)
 end)
 
@@ -299,7 +299,7 @@ describe("extreme integers", function()
     { "t['repeat'](t, M, M)", fails = "repeat" },
     { "t['repeat'](t, 4294967296, 4294967296)", fails = "repeat" },
     { "t:expand(M, 2, 3)" },                                  -- a view: no storage needed
-    { "ember.tensor({{1}}):expand(-1, M):contiguous()", fails = "contiguous" },
+    { "ember.tensor({{1}}):expand(-1, M):contiguous()", fails = "expand: size" },
     { "t:view(M, -1)", fails = "view" },
     { "t:reshape(-1, M)", fails = "reshape" },
     { "t:narrow(1, M, 1)", fails = "narrow" },
