@@ -14,7 +14,7 @@ LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/includ
 LUA_LIB  := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 
 INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/graph -Ihost/rt
-CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -fPIC -fopenmp -D_GNU_SOURCE $(SANITIZE) \
+CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -fPIC -fopenmp -fno-math-errno -D_GNU_SOURCE $(SANITIZE) \
             $(INCLUDES) -DEMBER_STDLIB_DIR='"$(abspath stdlib)"' $(EXTRA_CFLAGS)
 LDFLAGS  := -fopenmp $(SANITIZE)
 LIBS     := -lopenblas -lm -lpthread

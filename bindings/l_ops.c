@@ -265,7 +265,7 @@ static int op_call(lua_State *L) {
   }
   for (int s = 0; s < b->nslots && idx <= top; s++) {
     int k = b->slot[s];
-    if (idx == top && s > 0 && is_options(L, idx)) break;
+    if (idx == top && is_options(L, idx)) break;
     if (k >= 0) {
       if (k >= max_in) continue;
       if (idx == top && is_options(L, idx) && k >= op->min_inputs) break;

@@ -175,7 +175,11 @@ p = subprocess.Popen([sys.argv[1], "-e", "print('go') io.flush() local n = 0 whi
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 p.stdout.readline()
 p.send_signal(signal.SIGINT)
-_, err = p.communicate(timeout=20)
+try:
+    _, err = p.communicate(timeout=20)
+except subprocess.TimeoutExpired:
+    p.kill()   # never leave a spinning ember behind
+    _, err = p.communicate()
 sys.stdout.write("%d %s" % (p.returncode, err.decode()))
 ]])
     local out = sh("python3 " .. quote(pyfile) .. " " .. quote(exe))

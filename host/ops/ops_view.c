@@ -133,6 +133,16 @@ static ember_status view_unsqueeze(ember_call *c) {
   return done(c, ember_unsqueeze(c->in[0], (int)c->attr[0].i));
 }
 
+static ember_status infer_flatten(ember_call *c) {
+  if (infer_view(c) != EMBER_OK) return EMBER_ERROR;
+  int nd = c->in[0]->ndim ? c->in[0]->ndim : 1;
+  int s = ember_norm_dim((int)c->attr[0].i, nd), e = ember_norm_dim((int)c->attr[1].i, nd);
+  if (s > e)
+    return ember_op_error(c, "start dim %lld comes after end dim %lld", user_number(c, c->attr[0].i),
+                          user_number(c, c->attr[1].i));
+  return EMBER_OK;
+}
+
 static ember_status view_flatten(ember_call *c) {
   return done(c, ember_flatten(c->in[0], (int)c->attr[0].i, (int)c->attr[1].i));
 }
@@ -211,7 +221,9 @@ const ember_op ember_ops_view[] = {
     .flags = EMBER_OP_BOTH | EMBER_OP_VIEW, .doc = "expand_as(t, other): expand to other's shape" },
   VIEW("squeeze", view_squeeze, squeeze_attrs, "squeeze(t [, dim]): drops size-1 dims (or that one)"),
   VIEW("unsqueeze", view_unsqueeze, unsqueeze_attrs, "unsqueeze(t, dim): inserts a size-1 dim"),
-  VIEW("flatten", view_flatten, flatten_attrs, "flatten(t, start_dim=1, end_dim=-1): merges a run of dims"),
+  { .name = "flatten", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = flatten_attrs,
+    .infer = infer_flatten, .cpu = view_flatten, .vulkan = view_flatten, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .doc = "flatten(t, start_dim=1, end_dim=-1): merges a run of dims" },
   VIEW("contiguous", view_contiguous, NULL, "contiguous(t): t if already contiguous, else a contiguous copy"),
   VIEW("clone", view_clone, NULL, "clone(t): a contiguous copy"),
   VIEW("to", view_to, to_attrs, "to(t, dtype): converted copy (t itself if the dtype matches)"),
