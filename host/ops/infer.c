@@ -41,20 +41,27 @@ void ember_cast_inputs(ember_call *c, int first, int n, ember_dtype dt) {
     if (c->in[i] && c->in[i]->dtype != dt) c->in_cast[i] = dt;
 }
 
-ember_status ember_infer_broadcast(ember_call *c, int n, ember_dtype out_dt, uint32_t native) {
-  int nd = 0;
-  int64_t shape[EMBER_MAX_DIMS];
+ember_status ember_broadcast_inputs(ember_call *c, int n, int *nd, int64_t *shape) {
+  int started = 0;
+  *nd = 0;
   for (int i = 0; i < n; i++) {
-    ember_tensor *t = c->in[i];
+    const ember_tensor *t = c->in[i];
     if (t == NULL) continue;
-    if (nd == 0 && i == 0) {
-      nd = t->ndim;
-      memcpy(shape, t->shape, nd * sizeof *shape);
-      continue;
-    }
-    if (ember_broadcast_shapes(c->op->name, nd, shape, t->ndim, t->shape, &nd, shape) != EMBER_OK)
+    if (!started) {
+      *nd = t->ndim;
+      memcpy(shape, t->shape, t->ndim * sizeof *shape);
+      started = 1;
+    } else if (ember_broadcast_shapes(c->op->name, *nd, shape, t->ndim, t->shape, nd, shape) != EMBER_OK) {
       return EMBER_ERROR;
+    }
   }
+  return EMBER_OK;
+}
+
+ember_status ember_infer_broadcast(ember_call *c, int n, ember_dtype out_dt, uint32_t native) {
+  int nd;
+  int64_t shape[EMBER_MAX_DIMS];
+  if (ember_broadcast_inputs(c, n, &nd, shape) != EMBER_OK) return EMBER_ERROR;
   ember_dtype rt = ember_result_type(n, c->in);
   c->compute = ember_compute_dtype(rt, native);
   ember_cast_inputs(c, 0, n, c->compute);

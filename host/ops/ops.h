@@ -191,6 +191,9 @@ void ember_set_out(ember_call *c, int k, ember_dtype dt, int ndim, const int64_t
 ember_dtype ember_compute_dtype(ember_dtype want, uint32_t native);
 void ember_cast_inputs(ember_call *c, int first, int n, ember_dtype dt);
 
+/* The broadcast shape of inputs [0, n) (absent ones skipped) into nd, shape. */
+ember_status ember_broadcast_inputs(ember_call *c, int n, int *nd, int64_t *shape);
+
 /* Common rules: broadcast all inputs [0, n) and promote their dtypes; output 0
 ** gets the broadcast shape and the promoted dtype (or out_dt if not NONE). */
 ember_status ember_infer_broadcast(ember_call *c, int n, ember_dtype out_dt, uint32_t native);

@@ -45,38 +45,10 @@ static ember_status inputs_error(ember_call *c, int n, const char *what) {
 /* The broadcast shape of inputs [0, n) (absent ones skipped). Each step reads
 ** a copy of the running shape: ember_broadcast_shapes writes its output while it still
 ** reads its first operand, so the two must not share memory. */
-static ember_status broadcast_inputs(ember_call *c, int n, int *nd, int64_t *shape) {
-  int started = 0;
-  *nd = 0;
-  for (int i = 0; i < n; i++) {
-    const ember_tensor *t = c->in[i];
-    if (t == NULL) continue;
-    if (!started) {
-      *nd = t->ndim;
-      memcpy(shape, t->shape, t->ndim * sizeof *shape);
-      started = 1;
-      continue;
-    }
-    int64_t prev[EMBER_MAX_DIMS];
-    memcpy(prev, shape, *nd * sizeof *shape);
-    if (ember_broadcast_shapes(c->op->name, *nd, prev, t->ndim, t->shape, nd, shape) != EMBER_OK)
-      return EMBER_ERROR;
-  }
-  return EMBER_OK;
-}
-
 /* Inputs [0, n) broadcast and promote; output 0 gets the broadcast shape and the
 ** promoted dtype (or out_dt); the kernel computes in the closest native dtype. */
 static ember_status infer_bcast(ember_call *c, int n, ember_dtype out_dt, uint32_t native) {
-  int nd;
-  int64_t shape[EMBER_MAX_DIMS];
-  if (broadcast_inputs(c, n, &nd, shape) != EMBER_OK) return EMBER_ERROR;
-  ember_dtype rt = ember_result_type(n, c->in);
-  c->compute = ember_compute_dtype(rt, native);
-  ember_cast_inputs(c, 0, n, c->compute);
-  ember_set_out(c, 0, out_dt == EMBER_DTYPE_NONE ? rt : out_dt, nd, shape);
-  if (out_dt == EMBER_DTYPE_NONE) c->out_kernel[0] = c->compute;
-  return EMBER_OK;
+  return ember_infer_broadcast(c, n, out_dt, native);
 }
 
 static ember_status infer_arith(ember_call *c) {
@@ -228,7 +200,7 @@ static ember_status infer_where(ember_call *c) {
   }
   int nd;
   int64_t shape[EMBER_MAX_DIMS];
-  if (broadcast_inputs(c, 3, &nd, shape) != EMBER_OK) return EMBER_ERROR;
+  if (ember_broadcast_inputs(c, 3, &nd, shape) != EMBER_OK) return EMBER_ERROR;
   ember_dtype rt = ember_result_type(2, c->in + 1);
   c->compute = ember_compute_dtype(rt, ARITH_NATIVE);
   ember_cast_inputs(c, 1, 2, c->compute);
