@@ -153,9 +153,29 @@ static int wrapped_close(lua_State *L) {
   return 0;
 }
 
+/* The tensor userdata at idx or NULL. Each op closure holds the tensor metatable as
+** its second upvalue: comparing against it is the cheapest type check there is, and
+** this runs for every input of every op call. */
+static l_tensor *fast_toud(lua_State *L, int idx) {
+  l_tensor *u = lua_touserdata(L, idx);
+  if (u == NULL || !lua_getmetatable(L, idx)) return NULL;
+  int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+  lua_pop(L, 1);
+  return same ? u : NULL;
+}
+
+/* Push an output with the metatable from the upvalue (lember_push, minus a lookup). */
+static void fast_push(lua_State *L, ember_tensor *t) {
+  l_tensor *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->t = t;
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_setmetatable(L, -2);
+  lember_gc_pace(L);
+}
+
 static ember_tensor *input_at(lua_State *L, const binding *b, int k, int idx, wrapped **w,
                               int *wslot) {
-  l_tensor *u = lember_toud(L, idx);
+  l_tensor *u = fast_toud(L, idx);
   if (u) {
     if (u->t == NULL) luaL_error(L, "%s: argument #%d: tensor was closed", b->op->name, idx);
     return u->t;
@@ -318,7 +338,7 @@ static int op_call(lua_State *L) {
       for (int j = k; j < c.nout; j++) ember_tensor_release(c.out[j]);
       return luaL_error(L, "%s: stack overflow", op->name);
     }
-    lember_push(L, c.out[k]);
+    fast_push(L, c.out[k]);
     c.out[k] = NULL;
   }
   return c.nout;
@@ -373,7 +393,8 @@ static void push_binding(lua_State *L, const ember_op *op, int inplace, int unar
   b->inplace = inplace;
   b->unary_meta = unary_meta;
   make_plan(b);
-  lua_pushcclosure(L, op_call, 1);
+  luaL_getmetatable(L, EMBER_TENSOR_MT);
+  lua_pushcclosure(L, op_call, 2);
 }
 
 void lember_open_ops(lua_State *L, int module, int methods) {
