@@ -4,17 +4,7 @@
 local ember = require "ember"
 local oracle = require "oracle"
 
--- A nested table of `shape` filled in row-major order with f(1), f(2), ...
-local function build(shape, f)
-  local n = 0
-  local function rec(d)
-    if d > #shape then n = n + 1; return f(n) end
-    local t = {}
-    for i = 1, shape[d] do t[i] = rec(d + 1) end
-    return t
-  end
-  return rec(1)
-end
+local build = oracle.build
 
 -- distinct values (7919 i mod 65521 is a permutation of 1..65520), exact in f32
 local function vals(shape, dtype)

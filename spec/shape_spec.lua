@@ -3,17 +3,7 @@
 local ember = require "ember"
 local oracle = require "oracle"
 
--- A nested table of `shape` filled in row-major order with f(1), f(2), ...
-local function build(shape, f)
-  local n = 0
-  local function rec(d)
-    if d > #shape then n = n + 1; return f(n) end
-    local t = {}
-    for i = 1, shape[d] do t[i] = rec(d + 1) end
-    return t
-  end
-  return rec(1)
-end
+local build = oracle.build
 
 -- distinct, exactly representable values (i * 37 mod 101 is a permutation)
 local function vals(shape, dtype)

@@ -103,9 +103,27 @@ function oracle.assert_close(t, ref, rtol, atol, opts)
   assert(ok, msg)
 end
 
--- A random tensor with a fixed seed, so failures reproduce.
-function oracle.randn(...)
-  return ember.randn(...)
+-- A nested table of `shape` filled in row-major order with f(1), f(2), ...
+function oracle.build(shape, f)
+  local n = 0
+  local function rec(d)
+    if d > #shape then n = n + 1; return f(n) end
+    local t = {}
+    for i = 1, shape[d] do t[i] = rec(d + 1) end
+    return t
+  end
+  return rec(1)
+end
+
+-- Deterministic values in [-amplitude, amplitude) from a formula (no RNG), so a
+-- failing case reproduces anywhere; `seed` picks another sequence.
+function oracle.gen(shape, seed, dtype, amplitude)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  local flat = {}
+  amplitude = amplitude or 1
+  for i = 1, n do flat[i] = (((i * 7919 + seed * 104729) % 2003) / 1001.5 - 1) * amplitude end
+  return ember.tensor(flat, dtype or "f32"):view(table.unpack(shape))
 end
 
 return oracle
