@@ -297,4 +297,25 @@ describe("views", function()
     end
     assert.is_true(#checks >= 10)
   end)
+  it("matches torch for expand_as, copy_, fill_ and stepped slices", function()
+    local a = ember.tensor({{1.5}, {-2.25}, {3}})
+    local b = ember.tensor({{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}}, "f32")
+    local dst = ember.zeros(3, 4, {dtype = "f64"})
+    local r = oracle.eval({
+      { expr = "x[0].expand_as(x[1])", inputs = { a, b } },
+      { expr = "torch.zeros(3, 4, dtype=torch.float64).copy_(x[0])", inputs = { a } },
+      { expr = "x[0].clone().fill_(2.5)", inputs = { b } },
+      { expr = "x[0][:, 0:4:2]", inputs = { b } },
+      { expr = "x[0].t()[1:3, ::2]", inputs = { b } },
+    })
+    oracle.assert_close(a:expand_as(b), r[1])
+    oracle.assert_close(dst:copy_(a), r[2])
+    oracle.assert_close(b:clone():fill_(2.5), r[3])
+    oracle.assert_close(b[{ {}, {1, 4, 2} }], r[4])
+    oracle.assert_close(b:t()[{ {2, 3}, {1, -1, 2} }], r[5])
+    -- empty_like: shape and dtype only (its values are unspecified, as in torch)
+    local e = ember.empty_like(b)
+    assert.same(b:size(), e:size())
+    assert.equal("f32", e:dtype())
+  end)
 end)
