@@ -193,11 +193,19 @@ static int m_tensor(lua_State *L) {
   nested_kinds(L, 1, &n, 0);
   ember_dtype dflt = n.has_float ? EMBER_DEFAULT_FLOAT : n.has_int ? EMBER_I64
                    : n.has_bool ? EMBER_BOOL : EMBER_DEFAULT_FLOAT;
-  ember_tensor *t = ember_tensor_empty(opt_dtype(L, 2, dflt), n.ndim, n.shape);
+  ember_dtype want = opt_dtype(L, 2, dflt);
+  /* packed dtypes have no addressable elements: fill in f64, then convert */
+  ember_tensor *t = ember_tensor_empty(ember_dtype_is_subbyte(want) ? EMBER_F64 : want,
+                                       n.ndim, n.shape);
   if (t == NULL) return lember_raise(L);
   lember_push(L, t);           /* owned by Lua now: a Lua error below cannot leak it */
   int64_t pos = 0;
   nested_fill(L, 1, &n, 0, t, &pos);
+  if (t->dtype != want) {
+    ember_tensor *c = ember_to_dtype(t, want);
+    if (c == NULL) return lember_raise(L);
+    lember_push(L, c);
+  }
   return 1;
 }
 
@@ -283,8 +291,17 @@ static void push_element(lua_State *L, const ember_tensor *t, const char *p) {
   else lua_pushnumber(L, ember_load_f64(t->dtype, p));
 }
 
+/* Packed sub-byte tensors have no element addresses: read them through f32. */
+static ember_tensor *readable(lua_State *L, ember_tensor *t) {
+  if (!ember_dtype_is_subbyte(t->dtype)) return t;
+  ember_tensor *f = ember_to_dtype(t, EMBER_F32);
+  if (f == NULL) lember_raise(L);
+  lember_push(L, f);            /* anchored on the stack, collected with it */
+  return f;
+}
+
 static int t_item(lua_State *L) {
-  ember_tensor *t = lember_check(L, 1);
+  ember_tensor *t = readable(L, lember_check(L, 1));
   if (ember_tensor_numel(t) != 1) {
     char s[128];
     return luaL_error(L, "item: only a tensor with one element has an item (shape %s)",
@@ -309,7 +326,7 @@ static void totable_dim(lua_State *L, const ember_tensor *t, int d, int64_t *ind
 }
 
 static int t_totable(lua_State *L) {
-  ember_tensor *t = lember_check(L, 1);
+  ember_tensor *t = readable(L, lember_check(L, 1));
   int64_t index[EMBER_MAX_DIMS] = {0};
   luaL_checkstack(L, t->ndim + 4, "totable");
   totable_dim(L, t, 0, index);

@@ -28,7 +28,14 @@ double ember_load_f64(ember_dtype dt, const void *p) {
   case EMBER_I64: return (double)*(const int64_t *)p;
   case EMBER_U8: return *(const uint8_t *)p;
   case EMBER_BOOL: return *(const uint8_t *)p != 0;
-  default: return 0;
+  case EMBER_U16: return *(const uint16_t *)p;
+  case EMBER_U32: return *(const uint32_t *)p;
+  case EMBER_U64: return (double)*(const uint64_t *)p;
+  case EMBER_C64: return *(const float *)p;    /* the real part, as torch's casts take */
+  default:
+    /* a packed dtype's element at p is the one at bit 0 (see ember_subbyte_get) */
+    if (ember_dtype_is_subbyte(dt)) return ember_minifloat_decode(dt, ember_subbyte_get(dt, p, 0));
+    return ember_minifloat_decode(dt, *(const uint8_t *)p);
   }
 }
 
@@ -40,6 +47,9 @@ int64_t ember_load_i64(ember_dtype dt, const void *p) {
   case EMBER_I64: return *(const int64_t *)p;
   case EMBER_U8: return *(const uint8_t *)p;
   case EMBER_BOOL: return *(const uint8_t *)p != 0;
+  case EMBER_U16: return *(const uint16_t *)p;
+  case EMBER_U32: return *(const uint32_t *)p;
+  case EMBER_U64: return (int64_t)*(const uint64_t *)p;   /* wraps above 2^63, as torch */
   default: return f64_to_i64(ember_load_f64(dt, p));
   }
 }
@@ -53,6 +63,9 @@ void ember_store_i64(ember_dtype dt, void *p, int64_t v) {
   case EMBER_I64: *(int64_t *)p = v; break;
   case EMBER_U8: *(uint8_t *)p = (uint8_t)v; break;
   case EMBER_BOOL: *(uint8_t *)p = v != 0; break;
+  case EMBER_U16: *(uint16_t *)p = (uint16_t)v; break;
+  case EMBER_U32: *(uint32_t *)p = (uint32_t)v; break;
+  case EMBER_U64: *(uint64_t *)p = (uint64_t)v; break;
   default: ember_store_f64(dt, p, dt == EMBER_F64 ? (double)v : (double)(float)v); break; /* one rounding */
   }
 }
@@ -64,7 +77,21 @@ void ember_store_f64(ember_dtype dt, void *p, double v) {
   case EMBER_F16: *(uint16_t *)p = ember_f32_to_f16((float)v); break;
   case EMBER_BF16: *(uint16_t *)p = ember_f32_to_bf16((float)v); break;
   case EMBER_BOOL: *(uint8_t *)p = v != 0; break;
-  default: ember_store_i64(dt, p, f64_to_i64(v)); break;
+  case EMBER_C64: ((float *)p)[0] = (float)v; ((float *)p)[1] = 0; break;
+  case EMBER_U64:
+    *(uint64_t *)p = v != v || v <= 0 ? 0 : v >= 1.8446744073709552e19 ? UINT64_MAX : (uint64_t)v;
+    break;
+  default:
+    if (ember_dtype_is_subbyte(dt)) {
+      ember_subbyte_set(dt, p, 0, ember_minifloat_encode(dt, (float)v));
+      break;
+    }
+    if (dt >= EMBER_F8_E4M3) {
+      *(uint8_t *)p = (uint8_t)ember_minifloat_encode(dt, (float)v);
+      break;
+    }
+    ember_store_i64(dt, p, f64_to_i64(v));
+    break;
   }
 }
 
@@ -178,11 +205,43 @@ ember_status ember_fill_(ember_tensor *dst, double v) {
   return st;
 }
 
+/* Packed sub-byte tensors are always contiguous; they convert through f32. */
+static ember_tensor *subbyte_convert(ember_tensor *t, ember_dtype dt) {
+  ember_tensor *out = ember_tensor_empty(dt, t->ndim, t->shape);
+  if (out == NULL) return NULL;
+  int64_t n = ember_tensor_numel(t);
+  if (ember_dtype_is_subbyte(t->dtype)) {
+    const uint8_t *src = ember_tensor_data(t);
+    float *f = dt == EMBER_F32 ? ember_tensor_data(out) : NULL;
+    for (int64_t i = 0; i < n; i++) {
+      float v = ember_minifloat_decode(t->dtype, ember_subbyte_get(t->dtype, src, i));
+      if (f) f[i] = v;
+      else if (ember_dtype_is_subbyte(dt))
+        ember_subbyte_set(dt, ember_tensor_data(out), i, ember_minifloat_encode(dt, v));
+      else ember_store_f64(dt, (char *)ember_tensor_data(out) + i * ember_dtype_size(dt), v);
+    }
+    return out;
+  }
+  ember_tensor *f = ember_to_dtype(t, EMBER_F32);
+  ember_tensor *fc = f ? ember_contiguous(f) : NULL;
+  if (f) ember_tensor_release(f);
+  if (fc == NULL) {
+    ember_tensor_release(out);
+    return NULL;
+  }
+  const float *src = ember_tensor_data(fc);
+  uint8_t *dst = ember_tensor_data(out);
+  for (int64_t i = 0; i < n; i++) ember_subbyte_set(dt, dst, i, ember_minifloat_encode(dt, src[i]));
+  ember_tensor_release(fc);
+  return out;
+}
+
 ember_tensor *ember_to_dtype(ember_tensor *t, ember_dtype dt) {
   if (t->dtype == dt) {
     ember_tensor_retain(t);
     return t;
   }
+  if (ember_dtype_is_subbyte(t->dtype) || ember_dtype_is_subbyte(dt)) return subbyte_convert(t, dt);
   ember_tensor *out = ember_tensor_empty_like(t, dt);
   if (out && ember_copy_(out, t) != EMBER_OK) {
     ember_tensor_release(out);
@@ -192,6 +251,11 @@ ember_tensor *ember_to_dtype(ember_tensor *t, ember_dtype dt) {
 }
 
 ember_tensor *ember_clone(ember_tensor *t) {
+  if (ember_dtype_is_subbyte(t->dtype)) {   /* packed: always contiguous, copy the bytes */
+    ember_tensor *c = ember_tensor_empty(t->dtype, t->ndim, t->shape);
+    if (c) memcpy(ember_tensor_data(c), ember_tensor_data(t), ember_tensor_nbytes(t));
+    return c;
+  }
   ember_tensor *out = ember_tensor_empty_like(t, t->dtype);
   if (out && ember_copy_(out, t) != EMBER_OK) {
     ember_tensor_release(out);

@@ -15,9 +15,10 @@
 
 typedef struct ember_dtype_traits {
   const char *name;        /* "f32" */
-  size_t size;             /* bytes */
+  size_t size;             /* bytes (sub-byte dtypes: 1, but see bits) */
   int is_float, is_int;    /* bool is neither */
   const char *torch7_name; /* print footer: ember.FloatTensor */
+  int bits;                /* bits per element */
 } ember_dtype_traits;
 
 extern const ember_dtype_traits ember_dtype_traits_table[EMBER_DTYPE_COUNT];
@@ -27,6 +28,10 @@ extern const ember_dtype_traits ember_dtype_traits_table[EMBER_DTYPE_COUNT];
 double ember_load_f64(ember_dtype dt, const void *p);
 void ember_store_f64(ember_dtype dt, void *p, double v);
 int64_t ember_load_i64(ember_dtype dt, const void *p);
+
+/* Code of packed element i of a sub-byte dtype (F6, F4) at base, and its store. */
+unsigned ember_subbyte_get(ember_dtype dt, const uint8_t *base, int64_t i);
+void ember_subbyte_set(ember_dtype dt, uint8_t *base, int64_t i, unsigned code);
 void ember_store_i64(ember_dtype dt, void *p, int64_t v);
 
 /* Convert n contiguous elements from one dtype to another (src != dst memory). */

@@ -4,21 +4,35 @@
 ** nearest, ties to even, as IEEE 754 and PyTorch do.
 */
 #include <string.h>
+#include <strings.h>
 
 #include "core.h"
 
 /* ORDER DTYPE */
 const ember_dtype_traits ember_dtype_traits_table[EMBER_DTYPE_COUNT] = {
-  [EMBER_F32]  = { "f32",  4, 1, 0, "FloatTensor" },
-  [EMBER_F64]  = { "f64",  8, 1, 0, "DoubleTensor" },
-  [EMBER_F16]  = { "f16",  2, 1, 0, "HalfTensor" },
-  [EMBER_BF16] = { "bf16", 2, 1, 0, "BFloat16Tensor" },
-  [EMBER_I8]   = { "i8",   1, 0, 1, "CharTensor" },
-  [EMBER_I16]  = { "i16",  2, 0, 1, "ShortTensor" },
-  [EMBER_I32]  = { "i32",  4, 0, 1, "IntTensor" },
-  [EMBER_I64]  = { "i64",  8, 0, 1, "LongTensor" },
-  [EMBER_U8]   = { "u8",   1, 0, 1, "ByteTensor" },
-  [EMBER_BOOL] = { "bool", 1, 0, 0, "BoolTensor" },
+  [EMBER_F32]  = { "f32",  4, 1, 0, "FloatTensor", 32 },
+  [EMBER_F64]  = { "f64",  8, 1, 0, "DoubleTensor", 64 },
+  [EMBER_F16]  = { "f16",  2, 1, 0, "HalfTensor", 16 },
+  [EMBER_BF16] = { "bf16", 2, 1, 0, "BFloat16Tensor", 16 },
+  [EMBER_I8]   = { "i8",   1, 0, 1, "CharTensor", 8 },
+  [EMBER_I16]  = { "i16",  2, 0, 1, "ShortTensor", 16 },
+  [EMBER_I32]  = { "i32",  4, 0, 1, "IntTensor", 32 },
+  [EMBER_I64]  = { "i64",  8, 0, 1, "LongTensor", 64 },
+  [EMBER_U8]   = { "u8",   1, 0, 1, "ByteTensor", 8 },
+  [EMBER_BOOL] = { "bool", 1, 0, 0, "BoolTensor", 8 },
+  /* storage-only */
+  [EMBER_U16]  = { "u16",  2, 0, 1, "UInt16Tensor", 16 },
+  [EMBER_U32]  = { "u32",  4, 0, 1, "UInt32Tensor", 32 },
+  [EMBER_U64]  = { "u64",  8, 0, 1, "UInt64Tensor", 64 },
+  [EMBER_C64]  = { "c64",  8, 1, 0, "ComplexFloatTensor", 64 },
+  [EMBER_F8_E4M3]     = { "f8_e4m3",     1, 1, 0, "Float8E4M3Tensor", 8 },
+  [EMBER_F8_E5M2]     = { "f8_e5m2",     1, 1, 0, "Float8E5M2Tensor", 8 },
+  [EMBER_F8_E8M0]     = { "f8_e8m0",     1, 1, 0, "Float8E8M0Tensor", 8 },
+  [EMBER_F8_E4M3FNUZ] = { "f8_e4m3fnuz", 1, 1, 0, "Float8E4M3FNUZTensor", 8 },
+  [EMBER_F8_E5M2FNUZ] = { "f8_e5m2fnuz", 1, 1, 0, "Float8E5M2FNUZTensor", 8 },
+  [EMBER_F6_E2M3]     = { "f6_e2m3",     1, 1, 0, "Float6E2M3Tensor", 6 },
+  [EMBER_F6_E3M2]     = { "f6_e3m2",     1, 1, 0, "Float6E3M2Tensor", 6 },
+  [EMBER_F4]          = { "f4",          1, 1, 0, "Float4Tensor", 4 },
 };
 _Static_assert(sizeof ember_dtype_traits_table / sizeof ember_dtype_traits_table[0]
                == EMBER_DTYPE_COUNT, "dtype traits table out of step with ember_dtype");
@@ -30,7 +44,7 @@ const char *ember_dtype_name(ember_dtype dt) {
 
 ember_dtype ember_dtype_from_name(const char *name) {
   for (int i = 0; i < EMBER_DTYPE_COUNT; i++)
-    if (strcmp(name, ember_dtype_traits_table[i].name) == 0) return (ember_dtype)i;
+    if (strcasecmp(name, ember_dtype_traits_table[i].name) == 0) return (ember_dtype)i; /* "BF16" too */
   /* PyTorch's long names, so `t:to("float32")` reads naturally too */
   static const struct { const char *alias; ember_dtype dt; } aliases[] = {
     {"float32", EMBER_F32}, {"float", EMBER_F32}, {"float64", EMBER_F64},
@@ -38,6 +52,12 @@ ember_dtype ember_dtype_from_name(const char *name) {
     {"bfloat16", EMBER_BF16}, {"int8", EMBER_I8}, {"int16", EMBER_I16},
     {"int32", EMBER_I32}, {"int", EMBER_I32}, {"int64", EMBER_I64},
     {"long", EMBER_I64}, {"uint8", EMBER_U8}, {"byte", EMBER_U8},
+    {"bool", EMBER_BOOL}, {"uint16", EMBER_U16}, {"uint32", EMBER_U32},
+    {"uint64", EMBER_U64}, {"complex64", EMBER_C64}, {"cfloat", EMBER_C64},
+    {"float8_e4m3fn", EMBER_F8_E4M3}, {"float8_e5m2", EMBER_F8_E5M2},
+    {"float8_e8m0fnu", EMBER_F8_E8M0}, {"float8_e4m3fnuz", EMBER_F8_E4M3FNUZ},
+    {"float8_e5m2fnuz", EMBER_F8_E5M2FNUZ}, {"float6_e2m3fn", EMBER_F6_E2M3},
+    {"float6_e3m2fn", EMBER_F6_E3M2}, {"float4_e2m1fn", EMBER_F4},
   };
   for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
     if (strcmp(name, aliases[i].alias) == 0) return aliases[i].dt;
@@ -46,6 +66,22 @@ ember_dtype ember_dtype_from_name(const char *name) {
 
 size_t ember_dtype_size(ember_dtype dt) {
   return ember_dtype_traits_table[dt].size;
+}
+
+int ember_dtype_bits(ember_dtype dt) {
+  return ember_dtype_traits_table[dt].bits;
+}
+
+size_t ember_dtype_nbytes(ember_dtype dt, int64_t n) {
+  return ((size_t)n * (size_t)ember_dtype_traits_table[dt].bits + 7) / 8;
+}
+
+int ember_dtype_is_storage_only(ember_dtype dt) {
+  return dt >= EMBER_COMPUTE_DTYPES && dt < EMBER_DTYPE_COUNT;
+}
+
+int ember_dtype_is_subbyte(ember_dtype dt) {
+  return dt >= 0 && dt < EMBER_DTYPE_COUNT && ember_dtype_traits_table[dt].bits < 8;
 }
 
 int ember_dtype_is_float(ember_dtype dt) {

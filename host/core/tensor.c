@@ -72,7 +72,7 @@ ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape)
     n *= shape[i];
   }
   ember_contiguous_strides(ndim, shape, t->stride);
-  t->storage = ember_storage_new((size_t)n * ember_dtype_size(dt));
+  t->storage = ember_storage_new(ember_dtype_nbytes(dt, n));
   if (t->storage == NULL) {
     header_free(t);
     return NULL;
@@ -109,7 +109,7 @@ ember_tensor *ember_tensor_from_data(void *data, ember_dtype dt, int ndim,
     if (shape[i] == 0) { extent = 0; break; }
     extent += (shape[i] - 1) * (t->stride[i] < 0 ? -t->stride[i] : t->stride[i]);
   }
-  t->storage = ember_storage_wrap(data, (size_t)extent * ember_dtype_size(dt),
+  t->storage = ember_storage_wrap(data, ember_dtype_nbytes(dt, extent),
                                   EMBER_ALLOC_EXTERNAL, release, ctx);
   if (t->storage == NULL) {
     header_free(t);
@@ -163,7 +163,7 @@ void *ember_tensor_data(const ember_tensor *t) {
 }
 
 size_t ember_tensor_nbytes(const ember_tensor *t) {
-  return (size_t)ember_tensor_numel(t) * ember_dtype_size(t->dtype);
+  return ember_dtype_nbytes(t->dtype, ember_tensor_numel(t));
 }
 
 char *ember_shape_str(const ember_tensor *t, char *buf, size_t n) {
@@ -188,6 +188,9 @@ static char *flat_ptr(const ember_tensor *t, int64_t i) {
 }
 
 double ember_tensor_get(const ember_tensor *t, int64_t i) {
+  if (ember_dtype_is_subbyte(t->dtype))   /* packed, always contiguous */
+    return ember_minifloat_decode(t->dtype,
+                                  ember_subbyte_get(t->dtype, ember_tensor_data(t), i));
   return ember_load_f64(t->dtype, flat_ptr(t, i));
 }
 
@@ -195,6 +198,10 @@ ember_status ember_tensor_set(ember_tensor *t, int64_t i, double v) {
   if (i < 0 || i >= ember_tensor_numel(t))
     return ember_error("set: index %lld out of range for %lld elements", (long long)i,
                        (long long)ember_tensor_numel(t));
+  if (ember_dtype_is_subbyte(t->dtype)) {
+    ember_subbyte_set(t->dtype, ember_tensor_data(t), i, ember_minifloat_encode(t->dtype, (float)v));
+    return EMBER_OK;
+  }
   ember_store_f64(t->dtype, flat_ptr(t, i), v);
   return EMBER_OK;
 }

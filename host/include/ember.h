@@ -54,21 +54,37 @@ ember_status ember_error(const char *fmt, ...)
 typedef enum ember_dtype {
   EMBER_F32, EMBER_F64, EMBER_F16, EMBER_BF16,
   EMBER_I8, EMBER_I16, EMBER_I32, EMBER_I64, EMBER_U8, EMBER_BOOL,
+  /* storage-only dtypes: they load, save, view and convert (t:to("f32")), but ops
+  ** do not compute in them. F6 and F4 are sub-byte: packed, always contiguous. */
+  EMBER_U16, EMBER_U32, EMBER_U64, EMBER_C64,
+  EMBER_F8_E4M3, EMBER_F8_E5M2, EMBER_F8_E8M0, EMBER_F8_E4M3FNUZ, EMBER_F8_E5M2FNUZ,
+  EMBER_F6_E2M3, EMBER_F6_E3M2, EMBER_F4,
   EMBER_DTYPE_COUNT,
+  EMBER_COMPUTE_DTYPES = EMBER_U16,   /* dtypes below this one are computed on */
   EMBER_DTYPE_NONE = -1
 } ember_dtype;
 
 const char *ember_dtype_name(ember_dtype dt);          /* "f32" */
 ember_dtype ember_dtype_from_name(const char *name);   /* EMBER_DTYPE_NONE if unknown */
-size_t ember_dtype_size(ember_dtype dt);               /* bytes per element */
-int ember_dtype_is_float(ember_dtype dt);              /* f32 f64 f16 bf16 */
-int ember_dtype_is_int(ember_dtype dt);                /* i8..i64, u8 (not bool) */
+size_t ember_dtype_size(ember_dtype dt);               /* bytes per element (sub-byte: 1) */
+int ember_dtype_bits(ember_dtype dt);                  /* bits per element: 4, 6, 8 ... 64 */
+size_t ember_dtype_nbytes(ember_dtype dt, int64_t n);  /* bytes for n packed elements */
+int ember_dtype_is_float(ember_dtype dt);              /* f32 f64 f16 bf16, f8/f6/f4, c64 */
+int ember_dtype_is_int(ember_dtype dt);                /* i8..i64, u8..u64 (not bool) */
+int ember_dtype_is_storage_only(ember_dtype dt);       /* no op computes in it */
+int ember_dtype_is_subbyte(ember_dtype dt);            /* f6, f4: packed below a byte */
 
 /* IEEE binary16 and bfloat16 conversions; float -> half rounds to nearest even. */
 float ember_f16_to_f32(uint16_t h);
 uint16_t ember_f32_to_f16(float f);
 float ember_bf16_to_f32(uint16_t h);
 uint16_t ember_f32_to_bf16(float f);
+
+/* The 8-, 6- and 4-bit float formats (F8_E4M3, F8_E5M2, F8_E8M0, F8_E4M3FNUZ,
+** F8_E5M2FNUZ, F6_E2M3, F6_E3M2, F4): one code (its low bits) to float and back,
+** rounding to nearest even; see host/core/minifloat.c for each format's overflow rule. */
+float ember_minifloat_decode(ember_dtype dt, unsigned code);
+unsigned ember_minifloat_encode(ember_dtype dt, float f);
 
 /* }====== */
 

@@ -135,6 +135,33 @@ static ember_status check_attr_ranges(ember_call *c) {
   return EMBER_OK;
 }
 
+/* Storage-only dtypes (u16..u64, c64, f8, f6, f4) have no kernels: only the view ops
+** take them (they move strides, not values), and only `to`, `clone` and `contiguous`
+** take the packed sub-byte ones. Every other op asks for a conversion first. */
+static int takes_packed(const ember_op *op) {
+  return strcmp(op->name, "to") == 0 || strcmp(op->name, "clone") == 0 ||
+         strcmp(op->name, "contiguous") == 0;
+}
+
+static ember_status check_storage_only(ember_call *c) {
+  const ember_op *op = c->op;
+  for (int i = 0; i < c->nin; i++) {
+    const ember_tensor *t = c->in[i];
+    if (t == NULL || !ember_dtype_is_storage_only(t->dtype)) continue;
+    if ((op->flags & EMBER_OP_VIEW) && (!ember_dtype_is_subbyte(t->dtype) || takes_packed(op)))
+      continue;
+    return ember_op_error(c, "%s is a storage-only dtype: convert it first, e.g. t:to(\"f32\")",
+                          ember_dtype_name(t->dtype));
+  }
+  for (int k = 0; op->attrs && op->attrs[k].name; k++)
+    if (op->attrs[k].kind == EMBER_ATTR_DTYPE && c->attr[k].present && strcmp(op->name, "to") != 0 &&
+        ember_dtype_is_storage_only((ember_dtype)c->attr[k].i))
+      return ember_op_error(c, "%s is a storage-only dtype: make the tensor in a compute dtype "
+                            "and convert it with t:to(\"%s\")", ember_dtype_name((ember_dtype)c->attr[k].i),
+                            ember_dtype_name((ember_dtype)c->attr[k].i));
+  return EMBER_OK;
+}
+
 /* Allocation failures below a kernel say "tensor: ..."; name the op instead. */
 static void name_the_op(ember_call *c) {
   const char *msg = ember_last_error();
@@ -164,6 +191,7 @@ ember_status ember_dispatch(ember_call *c) {
     c->out_kernel[k] = EMBER_DTYPE_NONE;
   }
   if (check_attr_ranges(c) != EMBER_OK) return EMBER_ERROR;
+  if (check_storage_only(c) != EMBER_OK) return EMBER_ERROR;
   if (op->infer(c) != EMBER_OK) return EMBER_ERROR;
 
   ember_device dev = EMBER_CPU;

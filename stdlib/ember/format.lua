@@ -89,7 +89,7 @@ local function chooser(t, values, allow_scale)
   if dtype == "bool" then
     return function(v) return v and "true" or "false" end
   end
-  if not t:is_floating_point() then
+  if not t:is_floating_point() and not t:is_complex() then   -- c64 shows its real parts
     return function(v) return string.format("%d", v) end
   end
   return float_cell(values, allow_scale)

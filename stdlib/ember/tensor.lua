@@ -13,16 +13,20 @@ end
 
 function T:zero_() return self:fill_(0) end
 
-function T:is_floating_point()
-  local d = self:dtype()
-  return d == "f32" or d == "f64" or d == "f16" or d == "bf16"
-end
+local floating = { f32 = true, f64 = true, f16 = true, bf16 = true, f8_e4m3 = true,
+                   f8_e5m2 = true, f8_e8m0 = true, f8_e4m3fnuz = true, f8_e5m2fnuz = true,
+                   f6_e2m3 = true, f6_e3m2 = true, f4 = true }
 
-function T:element_size()
-  local sizes = { f32 = 4, f64 = 8, f16 = 2, bf16 = 2, i8 = 1, i16 = 2, i32 = 4, i64 = 8,
-                  u8 = 1, bool = 1 }
-  return sizes[self:dtype()]
-end
+function T:is_floating_point() return floating[self:dtype()] == true end
+function T:is_complex() return self:dtype() == "c64" end
+
+-- bytes per element; the packed dtypes take a fraction of a byte
+local sizes = { f32 = 4, f64 = 8, f16 = 2, bf16 = 2, i8 = 1, i16 = 2, i32 = 4, i64 = 8,
+                u8 = 1, bool = 1, u16 = 2, u32 = 4, u64 = 8, c64 = 8, f8_e4m3 = 1,
+                f8_e5m2 = 1, f8_e8m0 = 1, f8_e4m3fnuz = 1, f8_e5m2fnuz = 1,
+                f6_e2m3 = 0.75, f6_e3m2 = 0.75, f4 = 0.5 }
+
+function T:element_size() return sizes[self:dtype()] end
 
 function T:shape() return self:size() end
 
