@@ -36,6 +36,7 @@ int luaopen_ember(lua_State *L) {
   lember_open_tensor(L, module, methods);
   lember_open_ops(L, module, methods);
   lember_open_index(L, methods);
+  lember_open_safetensors(L, module);
   lua_pushcfunction(L, m_ops);
   lua_setfield(L, module, "ops");
   lua_pushliteral(L, EMBER_VERSION);
@@ -51,12 +52,15 @@ int luaopen_ember(lua_State *L) {
   lua_setfield(L, -2, "ember");
   lua_pop(L, 1);
   /* methods written in Lua; optional so the C module works alone */
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "ember.tensor");
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-    const char *msg = lua_tostring(L, -1);
-    if (msg && !strstr(msg, "module 'ember.tensor' not found")) lua_error(L);
-    lua_pop(L, 1);
+  static const char *const parts[] = { "ember.tensor", "ember.safetensors" };
+  for (int i = 0; i < 2; i++) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, parts[i]);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+      const char *msg = lua_tostring(L, -1);
+      if (msg && !strstr(msg, "not found")) lua_error(L);
+      lua_pop(L, 1);
+    }
   }
   lua_settop(L, module);
   return 1;

@@ -38,6 +38,7 @@ int lember_run(lua_State *L, const char *name, int nin, ember_tensor **in, const
 void lember_open_tensor(lua_State *L, int module, int methods);
 void lember_open_ops(lua_State *L, int module, int methods);
 void lember_open_index(lua_State *L, int methods);
+void lember_open_safetensors(lua_State *L, int module);
 
 /* Tell the collector about heap storage it cannot see; called after allocations. */
 void lember_gc_pace(lua_State *L);

@@ -221,6 +221,90 @@ void ember_manual_seed(uint64_t seed);
 
 /* }====== */
 
+/* {====== 7. safetensors files */
+
+/* A safetensors file (or a sharded checkpoint: a directory or its
+** model.safetensors.index.json), open for lazy reading. The header is validated in
+** full on open; a failure's message starts with the error's name, as the reference
+** implementation calls it (HeaderTooSmall, HeaderTooLarge, InvalidHeaderLength,
+** InvalidHeader, InvalidHeaderDeserialization, InvalidOffset, ValidationOverflow,
+** MisalignedSlice, TensorInvalidInfo, MetadataIncompleteBuffer), plus
+** DuplicateTensorName, TensorNotFound and IoError. The file object is refcounted:
+** tensors read from a mapped file are views onto the mapping and keep it alive. */
+typedef struct ember_safetensors ember_safetensors;
+
+typedef enum ember_st_backend {
+  EMBER_ST_MMAP,     /* map the file; tensors are views onto it (copy-on-write) */
+  EMBER_ST_PREAD     /* read each tensor with pread (network filesystems) */
+} ember_st_backend;
+
+typedef struct ember_st_info {
+  const char *name;
+  ember_dtype dtype;
+  int ndim;
+  const int64_t *shape;
+  uint64_t begin, end;   /* byte offsets in the data section */
+  int shard;             /* which file of a sharded checkpoint (0 otherwise) */
+} ember_st_info;
+
+ember_safetensors *ember_st_open(const char *path, ember_st_backend backend);
+/* The same over bytes in memory that the caller keeps alive while the object lives. */
+ember_safetensors *ember_st_open_memory(const void *data, size_t n);
+void ember_st_retain(ember_safetensors *f);
+void ember_st_close(ember_safetensors *f);   /* drops the caller's reference */
+
+int ember_st_count(const ember_safetensors *f);
+const ember_st_info *ember_st_info_at(const ember_safetensors *f, int i);   /* sorted by name */
+const ember_st_info *ember_st_find(const ember_safetensors *f, const char *name);
+int ember_st_metadata_count(const ember_safetensors *f);                 /* header order */
+const char *ember_st_metadata_key(const ember_safetensors *f, int i);
+const char *ember_st_metadata_value(const ember_safetensors *f, int i);
+
+/* The whole tensor: a view onto the mapping, or a fresh tensor read from the file. */
+ember_tensor *ember_st_get(ember_safetensors *f, const char *name);
+
+/* Part of a tensor, read without touching the rest: per dim, elements start,
+** start+step, ... below stop (0-based; negative start/stop count from the end; step
+** >= 1); `drop` removes the dim (an integer index). Dims past nranges are whole. */
+typedef struct ember_st_range { int64_t start, stop, step; int drop; } ember_st_range;
+#define EMBER_ST_END INT64_MAX   /* stop: to the end of the dim */
+ember_tensor *ember_st_get_slice(ember_safetensors *f, const char *name, int nranges,
+                                 const ember_st_range *ranges);
+
+/* The safetensors dtype name ("F32", "F8_E4M3") of an ember dtype, and back. */
+const char *ember_st_dtype_name(ember_dtype dt);
+ember_dtype ember_st_dtype_from_name(const char *name);
+
+/* Writing. The header is laid out as the reference writer lays it out: tensors sorted
+** by dtype alignment (descending) then name, compact JSON with __metadata__ first,
+** padded with spaces to a multiple of 8 bytes. The bytes go to a temporary file in
+** the destination's directory, renamed over `path` on close: a crash or an error
+** leaves any old file whole. The streaming writer declares every tensor up front and
+** takes their data in any order, so a checkpoint never has to fit in memory. */
+typedef struct ember_st_writer ember_st_writer;
+typedef struct ember_st_spec {
+  const char *name;
+  ember_dtype dtype;
+  int ndim;
+  const int64_t *shape;
+} ember_st_spec;
+
+ember_st_writer *ember_st_writer_open(const char *path, int n, const ember_st_spec *specs,
+                                      int nmeta, const char *const *keys,
+                                      const char *const *values);
+/* t must have the declared dtype and shape (any strides). */
+ember_status ember_st_writer_write(ember_st_writer *w, const char *name, const ember_tensor *t);
+/* Checks every tensor was written, syncs and renames into place; frees w either way. */
+ember_status ember_st_writer_close(ember_st_writer *w);
+/* Discards the temporary file; frees w. */
+void ember_st_writer_abort(ember_st_writer *w);
+/* Declares, writes and closes in one call. */
+ember_status ember_st_save(const char *path, int n, const char *const *names,
+                           ember_tensor *const *tensors, int nmeta,
+                           const char *const *keys, const char *const *values);
+
+/* }====== */
+
 /* {====== 6. the embedded Lua host */
 
 /* An ember Lua state: a Lua 5.4 state with the `ember` module loaded and the
