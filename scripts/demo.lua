@@ -54,6 +54,29 @@ local h = ember.tensor({1, 2.5, 65504, 70000}):to("f16")
 print(h)
 check("f16 overflows to inf past 65504", h[4] == math.huge)
 
+step("checkpoints: safetensors, mapped and sliced")
+local dir = os.tmpname()
+os.remove(dir)
+local path = dir .. ".safetensors"
+local weights = { embed = ember.randn(100, 16), head = ember.randn(16, 10):to("bf16"),
+                  scale = ember.tensor(0.5) }
+ember.save(weights, path, { format = "pt", note = "demo" })
+local f = ember.safetensors.open(path)
+print(table.concat(f:keys(), " "), f:metadata().note)
+local embed = f:get("embed")            -- a view onto the mapped file
+check("saved and mapped values agree", (embed - weights.embed):abs():max():item() == 0)
+local rows = f:slice("embed")[{ {11, 20, 3}, {1, 4} }]   -- reads only those rows
+print(rows)
+check("a slice with a step reads rows 11, 14, 17, 20",
+      rows:size()[1] == 4 and rows[2][1] == weights.embed[14][1])
+check("bf16 stays bf16", f:info("head").st_dtype == "BF16")
+local q = ember.tensor({0.3, -1, 448, 500}):to("f8_e4m3")   -- a storage-only dtype
+print(q:to("f32"))
+check("f8_e4m3 rounds 0.3 to 0.3125 and 500 past its range to NaN", q:to("f32")[1] == 0.3125
+      and q:to("f32")[4] ~= q:to("f32")[4])
+f:close()
+os.remove(path)
+
 print(string.format("\n%d ops in the table; ember.ops() lists them", #ember.ops()))
 if failures > 0 then
   print(failures .. " check(s) WRONG")
