@@ -303,6 +303,7 @@ static int read_metadata(lua_State *L, int idx, const char ***keys, const char *
 static int m_writer(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);                 /* scratch space goes above the arguments */
   int n = 0;
   for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) n++;
   ember_st_spec *specs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *specs, 0);
@@ -384,6 +385,7 @@ static int m_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 4);                 /* scratch space goes above the arguments */
   int n = (int)lua_rawlen(L, 2);
   const char **names = lua_newuserdatauv(L, (n ? n : 1) * sizeof *names, 0);
   ember_tensor **ts = lua_newuserdatauv(L, (n ? n : 1) * sizeof *ts, 0);
