@@ -129,7 +129,8 @@ static int t_index(lua_State *L) {
     if (i < 0) i += t->shape[0];
     int64_t idx[1] = { i };
     const char *p = ember_tensor_ptr(t, idx);
-    if (t->dtype == EMBER_BOOL) lua_pushboolean(L, *p);
+    if (ember_dtype_is_subbyte(t->dtype)) lua_pushnumber(L, ember_tensor_get(t, i));
+    else if (t->dtype == EMBER_BOOL) lua_pushboolean(L, *p);
     else if (ember_dtype_is_int(t->dtype)) lua_pushinteger(L, ember_load_i64(t->dtype, p));
     else lua_pushnumber(L, ember_load_f64(t->dtype, p));
     return 1;

@@ -182,6 +182,26 @@ static void convert_loop(char **data, const int64_t *strides, int64_t n, void *c
 }
 
 ember_status ember_copy_(ember_tensor *dst, const ember_tensor *src) {
+  if (ember_dtype_is_subbyte(src->dtype)) {
+    ember_tensor *tmp = ember_to_dtype((ember_tensor *)src, EMBER_F32);
+    if (tmp == NULL) return EMBER_ERROR;
+    ember_status st = ember_copy_(dst, tmp);
+    ember_tensor_release(tmp);
+    return st;
+  }
+  if (ember_dtype_is_subbyte(dst->dtype)) {
+    ember_tensor *tmp = ember_tensor_empty(EMBER_F32, dst->ndim, dst->shape);
+    if (tmp == NULL) return EMBER_ERROR;
+    ember_status st = ember_copy_(tmp, src);
+    if (st == EMBER_OK) {
+      const float *f = ember_tensor_data(tmp);
+      int64_t n = ember_tensor_numel(dst);
+      for (int64_t i = 0; i < n; i++)
+        ember_subbyte_set(dst->dtype, ember_tensor_data(dst), i, ember_minifloat_encode(dst->dtype, f[i]));
+    }
+    ember_tensor_release(tmp);
+    return st;
+  }
   int nd;
   int64_t shape[EMBER_MAX_DIMS];
   if (ember_broadcast_shapes("copy_", dst->ndim, dst->shape, src->ndim, src->shape, &nd,

@@ -15,7 +15,8 @@
 ** finite becomes inf where the format has one (E5M2), NaN where it has only NaN
 ** (E4M3, the fnuz pair) — PyTorch's rules for its float8 types — and saturates to the
 ** largest finite in the formats without either (F6, F4), as the OCP MX formats
-** specify. NaN encodes to the format's NaN, and to +0 in F6/F4, which have none.
+** specify. NaN encodes to the format's NaN (with its sign where the format has one),
+** and to +0 in F6/F4, which have none.
 **
 ** Packing of the sub-byte formats (safetensors F6_E2M3, F6_E3M2, F4): elements are
 ** laid end to end in a little-endian bit stream, element i at bits [b*i, b*i + b):
@@ -97,14 +98,14 @@ static unsigned encode_e8m0(float x) {
   uint32_t e = (u >> 23) & 0xff, man = u & 0x7fffff;
   if (e == 0xff) return 0xff;                        /* inf and NaN */
   int upper_half = (man & 0x400000) != 0, rest = (man & 0x3fffff) != 0;
-  if (upper_half && (rest || e > 0) && e < 0xfe) e++;
+  if (upper_half && (rest || e > 0)) e++;   /* 0xfe + 1 is the NaN */
   return e;
 }
 
 static unsigned encode(const mf_format *f, float x) {
   if (f->kind == MF_E8M0) return encode_e8m0(x);
-  if (x != x) return nan_code(f);
   unsigned sign = signbit(x) ? sign_bit(f) : 0;
+  if (x != x) return f->kind == MF_IEEE || f->kind == MF_FN ? sign | nan_code(f) : nan_code(f);
   double a = fabs((double)x);
   double maxval = fabs((double)decode(f, max_code(f)));
   int emin = 1 - f->bias;                   /* exponent of the smallest normal */
@@ -120,6 +121,7 @@ static unsigned encode(const mf_format *f, float x) {
     switch (f->kind) {
     case MF_IEEE: return sign | (exp_mask(f) << f->mbits);
     case MF_FINITE: return sign | max_code(f);
+    case MF_FN: return sign | nan_code(f);   /* the NaN keeps the sign, as torch's does */
     default: return nan_code(f);
     }
   }

@@ -108,6 +108,7 @@ static int by_name(const void *a, const void *b) {
 
 const ember_st_info *ember_st_find(const ember_safetensors *f, const char *name) {
   ember_st_info key = { .name = name };
+  if (f->ntensors == 0) return NULL;
   return bsearch(&key, f->tensors, (size_t)f->ntensors, sizeof key, by_name);
 }
 
@@ -164,7 +165,7 @@ static ember_status add_tensor(ember_safetensors *f, const ember_st_info *info) 
 }
 
 ember_status ember_st_finish(ember_safetensors *f, const char *label) {
-  qsort(f->tensors, (size_t)f->ntensors, sizeof *f->tensors, by_name);
+  if (f->ntensors) qsort(f->tensors, (size_t)f->ntensors, sizeof *f->tensors, by_name);
   for (int i = 1; i < f->ntensors; i++)
     if (strcmp(f->tensors[i].name, f->tensors[i - 1].name) == 0)
       return ember_error("%s: DuplicateTensorName: tensor \"%s\" is named twice", label,
@@ -237,7 +238,7 @@ static int by_offsets(const void *a, const void *b) {
 /* The reference's checks over tensors sorted by offsets: contiguous from 0, each
 ** size equal to shape x dtype, all without overflow. Returns the data section's end. */
 static ember_status check_offsets(const char *label, ember_st_info *t, int n, uint64_t *end) {
-  qsort(t, (size_t)n, sizeof *t, by_offsets);
+  if (n) qsort(t, (size_t)n, sizeof *t, by_offsets);
   uint64_t start = 0;
   for (int i = 0; i < n; i++) {
     if (t[i].begin != start || t[i].end < t[i].begin)
@@ -324,8 +325,8 @@ static ember_status parse_header(ember_safetensors *f, int shard, const char *hd
   /* a name given twice is its own error, whatever its offsets say */
   if (st == EMBER_OK) {
     int n_here = f->ntensors - first;
-    ember_st_info *t = f->tensors + first;
-    qsort(t, (size_t)n_here, sizeof *t, by_name);
+    ember_st_info *t = n_here ? f->tensors + first : NULL;
+    if (n_here) qsort(t, (size_t)n_here, sizeof *t, by_name);
     for (int i = 1; i < n_here && st == EMBER_OK; i++)
       if (strcmp(t[i].name, t[i - 1].name) == 0)
         st = ember_error("%s: DuplicateTensorName: tensor \"%s\" is named twice", label, t[i].name);
