@@ -73,7 +73,7 @@ test: deps
 sanitize: deps
 	@$(MAKE) --no-print-directory all BUILD=build-asan OPT=-O1 \
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-	@BUILD=build-asan LUA=build-asan/ember \
+	@BUILD=build-asan LUA=build-asan/ember FUZZ_SECONDS=0 \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh spec/run.sh
 
@@ -93,6 +93,30 @@ install: all
 	install -m 644 $(BUILD)/ember.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
 	install -m 644 host/include/ember.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 stdlib/ember/*.lua $(DESTDIR)$(PREFIX)/share/ember/lua/ember/
+
+# libFuzzer on the safetensors and JSON readers: host/core and host/io alone, built by
+# clang with ASan and UBSan into $(BUILD)/fuzz; runs FUZZ_SECONDS on a copy of the corpus.
+# No -fopenmp: the parallel loops run serially, which keeps a crash reproducible
+# (libomp-14-dev is still needed: it ships clang's omp.h, which host/core/iter.c includes).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS  := -std=c11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE \
+                -Ihost/include -Ihost/core -Ihost/io \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC     := $(sort $(wildcard host/core/*.c host/io/*.c)) spec/fuzz/fuzz_safetensors.c
+FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+
+-include $(FUZZ_OBJ:.o=.d)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_safetensors: $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lm
+
+fuzz: deps $(BUILD)/fuzz/fuzz_safetensors
+	@sh spec/fuzz/run.sh $(BUILD)/fuzz/fuzz_safetensors $(FUZZ_SECONDS)
 
 # line count per folder, to keep files small
 lines:

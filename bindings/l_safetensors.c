@@ -303,7 +303,6 @@ static int read_metadata(lua_State *L, int idx, const char ***keys, const char *
 static int m_writer(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  lua_settop(L, 3);   /* metadata stays at 3 when absent: the arrays below go above it */
   lua_settop(L, 3);                 /* scratch space goes above the arguments */
   int n = 0;
   for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) n++;

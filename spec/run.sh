@@ -40,5 +40,15 @@ for s in $SPECS; do
   pass=$((pass + p)); fail=$((fail + f))
 done
 
+# the safetensors/JSON fuzzer (make fuzz) for FUZZ_SECONDS; 0 leaves it out
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  if make --no-print-directory -s fuzz BUILD="$BUILD" FUZZ_SECONDS="$FUZZ_SECONDS" >"$log" 2>&1; then
+    pass=$((pass + 1)); grep '^fuzz:' "$log"
+  else
+    echo "== spec/fuzz"; cat "$log"; fail=$((fail + 1))
+  fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

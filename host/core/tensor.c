@@ -34,11 +34,20 @@ static ember_tensor *header_new(ember_dtype dt, int ndim, const int64_t *shape) 
     ember_error("tensor: %d dims (at most %d)", ndim, EMBER_MAX_DIMS);
     return NULL;
   }
-  for (int i = 0; i < ndim; i++)
+  /* Strides multiply the sizes (a size-0 dim counts as 1 there), so the product of
+  ** the nonzero sizes must fit, with room for a 16-byte element: a [0, 2^62, 2^62]
+  ** tensor holds nothing but would still overflow its strides. */
+  int64_t span = 1;
+  for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) {
       ember_error("tensor: negative size %lld in dim %d", (long long)shape[i], i);
       return NULL;
     }
+    if (shape[i] > 1 && (__builtin_mul_overflow(span, shape[i], &span) || span > INT64_MAX / 16)) {
+      ember_error("tensor: shape too large");
+      return NULL;
+    }
+  }
   ember_tensor *t = header_alloc();
   if (t == NULL) {
     ember_error("out of memory");
@@ -62,15 +71,7 @@ ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape)
   }
   ember_tensor *t = header_new(dt, ndim, shape);
   if (t == NULL) return NULL;
-  int64_t n = 1;
-  for (int i = 0; i < ndim; i++) {
-    if (shape[i] && n > INT64_MAX / 16 / shape[i]) {
-      header_free(t);
-      ember_error("tensor: shape too large");
-      return NULL;
-    }
-    n *= shape[i];
-  }
+  int64_t n = ember_shape_numel(ndim, shape);   /* header_new bounded it */
   ember_contiguous_strides(ndim, shape, t->stride);
   t->storage = ember_storage_new(ember_dtype_nbytes(dt, n));
   if (t->storage == NULL) {

@@ -225,7 +225,7 @@ void ember_manual_seed(uint64_t seed);
 
 /* A safetensors file (or a sharded checkpoint: a directory or its
 ** model.safetensors.index.json), open for lazy reading. The header is validated in
-** full on open; a failure's message starts with the error's name, as the reference
+** full on open; a failure's message is "<path>: <Name>: <detail>", with the name the reference
 ** implementation calls it (HeaderTooSmall, HeaderTooLarge, InvalidHeaderLength,
 ** InvalidHeader, InvalidHeaderDeserialization, InvalidOffset, ValidationOverflow,
 ** MisalignedSlice, TensorInvalidInfo, MetadataIncompleteBuffer), plus
@@ -298,7 +298,8 @@ ember_status ember_st_writer_write(ember_st_writer *w, const char *name, const e
 ember_status ember_st_writer_close(ember_st_writer *w);
 /* Discards the temporary file; frees w. */
 void ember_st_writer_abort(ember_st_writer *w);
-/* Declares, writes and closes in one call. */
+/* Declares, writes and closes in one call. keys == NULL writes no __metadata__; a
+** non-NULL keys with nmeta == 0 writes an empty one. */
 ember_status ember_st_save(const char *path, int n, const char *const *names,
                            ember_tensor *const *tensors, int nmeta,
                            const char *const *keys, const char *const *values);

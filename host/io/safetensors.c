@@ -291,7 +291,8 @@ static ember_status parse_header(ember_safetensors *f, int shard, const char *hd
   if (!ember_utf8_valid(hdr, n))
     return ember_error("%s: InvalidHeader: the header is not valid UTF-8", label);
   char err[200];
-  ember_json_doc *doc = ember_json_parse(hdr, n, 64, err, sizeof err);
+  /* 128 levels: serde_json's own recursion limit, so ember accepts what the reference does */
+  ember_json_doc *doc = ember_json_parse(hdr, n, 128, err, sizeof err);
   if (doc == NULL) return ember_error("%s: InvalidHeaderDeserialization: %s", label, err);
   ember_json *root = ember_json_root(doc);
   ember_status st = EMBER_OK;
@@ -485,6 +486,12 @@ static const ember_st_info *lookup(const ember_safetensors *f, const char *name)
                 f->shards[info->shard].path, name, info->ndim, EMBER_MAX_DIMS);
     return NULL;
   }
+  int64_t span = 1;     /* as ember tensors require: nonzero sizes multiply without overflow */
+  for (int d = 0; info && d < info->ndim; d++)
+    if (info->shape[d] > 1 && (__builtin_mul_overflow(span, info->shape[d], &span) || span > INT64_MAX / 16)) {
+      ember_error("%s: tensor \"%s\": shape too large for an ember tensor", f->shards[info->shard].path, name);
+      return NULL;
+    }
   return info;
 }
 
@@ -605,7 +612,7 @@ ember_tensor *ember_st_get_slice(ember_safetensors *f, const char *name, int nra
     a = a < 0 ? 0 : a > size ? size : a;
     b = b < a ? a : b > size ? size : b;
     start[d] = a, step[d] = r.step;
-    count[d] = (b - a + r.step - 1) / r.step;
+    count[d] = b > a ? (b - a - 1) / r.step + 1 : 0;   /* no b - a + step overflow */
     oshape[ond++] = count[d];
   }
   ember_contiguous_strides(nd, info->shape, stride);

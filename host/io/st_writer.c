@@ -106,7 +106,7 @@ static void put_u64(buf *b, uint64_t v) {
 static void header_text(buf *b, const ember_st_writer *w, int nmeta, const char *const *keys,
                         const char *const *values) {
   puts_(b, "{");
-  if (nmeta > 0) {
+  if (keys != NULL) {        /* an empty table still writes {}, as the reference does */
     puts_(b, "\"__metadata__\":{");
     for (int i = 0; i < nmeta; i++) {
       if (i) puts_(b, ",");
@@ -118,7 +118,7 @@ static void header_text(buf *b, const ember_st_writer *w, int nmeta, const char 
   }
   for (int i = 0; i < w->n; i++) {
     const w_entry *e = &w->e[i];
-    if (i || nmeta > 0) puts_(b, ",");
+    if (i || keys != NULL) puts_(b, ",");
     put_string(b, e->name);
     puts_(b, ":{\"dtype\":\"");
     puts_(b, ember_st_dtype_name(e->dtype));
@@ -237,11 +237,17 @@ ember_st_writer *ember_st_writer_open(const char *path, int n, const ember_st_sp
   uint64_t off = 0;
   for (int i = 0; i < n; i++) {
     w_entry *e = &w->e[i];
-    int64_t nel = ember_shape_numel(e->ndim, e->shape);
-    size_t bits = (size_t)nel * (size_t)ember_dtype_bits(e->dtype);
+    uint64_t nel = 1, bits;
+    int over = 0;
+    for (int d = 0; d < e->ndim; d++) over |= __builtin_mul_overflow(nel, (uint64_t)e->shape[d], &nel);
+    over |= __builtin_mul_overflow(nel, (uint64_t)ember_dtype_bits(e->dtype), &bits);
+    if (over || bits / 8 > UINT64_MAX / 2 - off) {
+      ember_error("%s: ValidationOverflow: the byte size of tensor \"%s\" overflows", path, e->name);
+      goto fail;
+    }
     if (bits % 8) {
-      ember_error("%s: MisalignedSlice: tensor \"%s\" has %lld %s elements, which do not fill "
-                  "whole bytes", path, e->name, (long long)nel, ember_st_dtype_name(e->dtype));
+      ember_error("%s: MisalignedSlice: tensor \"%s\" has %llu %s elements, which do not fill "
+                  "whole bytes", path, e->name, (unsigned long long)nel, ember_st_dtype_name(e->dtype));
       goto fail;
     }
     e->begin = off;

@@ -69,6 +69,7 @@ end
 
 local function save_sharded(names, tensors, dir, meta, limit)
   st._mkdir(dir)
+  meta = meta or {}
   local shards = plan_shards(names, tensors, limit)
   local smeta = { format = "pt" }
   for k, v in pairs(meta) do smeta[k] = v end
@@ -113,7 +114,7 @@ function ember.save(tensors, path, metadata)
     names[#names + 1] = name
   end
   table.sort(names)
-  local meta, limit = {}, nil
+  local meta, limit = metadata and {} or nil, nil    -- nil: no __metadata__ at all
   for k, v in pairs(metadata or {}) do
     if k == "max_shard_size" then limit = parse_size(v) else meta[k] = v end
   end
