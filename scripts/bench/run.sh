@@ -19,3 +19,15 @@ echo "== bandwidth, 16M f32 (bytes read+written per second)"
 "$BUILD/ember" $B/bandwidth.lua "$BUILD/bench_memcpy"
 echo "== start-up (wall time and peak RSS)"
 $PY $B/startup.py "$BUILD/ember"
+echo "== safetensors, 1 GiB f32 in 195 tensors (ember vs torch.load/torch.save and numpy mmap)"
+ST_TMP=${TMPDIR:-/tmp}
+if [ "$(df -Pk "$ST_TMP" | awk 'NR == 2 { print $4 }')" -lt $((4 * 1024 * 1024)) ]; then
+  echo "skipped: needs 4 GiB free under $ST_TMP"
+else
+  ST_DIR=$(mktemp -d "$ST_TMP/ember-bench-st.XXXXXX")
+  trap 'rm -rf "$ST_DIR"' EXIT
+  "$BUILD/ember" $B/safetensors.lua "$ST_DIR" > "$BUILD/bench_safetensors.txt"
+  $PY $B/safetensors.py "$ST_DIR" >> "$BUILD/bench_safetensors.txt"
+  rm -rf "$ST_DIR"
+  "$BUILD/ember" $B/safetensors.lua report "$BUILD/bench_safetensors.txt"
+fi
