@@ -7,11 +7,23 @@ local st = ember.safetensors
 -- ember.load(path [, opts]) -> {name = tensor}, metadata. With the mmap backend the
 -- tensors are views onto the mapped file; closing the file object here is safe,
 -- they keep the mapping alive.
-function ember.load(path, opts)
+local function load(path, opts)
   local f <close> = st.open(path, opts)
   local out = {}
   for _, name in ipairs(f:keys()) do out[name] = f:get(name) end
   return out, f:metadata()
+end
+
+-- Errors from inside this file are raised again at the caller's line, without the
+-- position in this file, so a message points at the user's own call.
+local function caller_error(msg)
+  error((tostring(msg):gsub("^[^\n]-safetensors%.lua:%d+: ", "")), 3)
+end
+
+function ember.load(path, opts)
+  local ok, out, meta = pcall(load, path, opts)
+  if not ok then caller_error(out) end
+  return out, meta
 end
 
 -- "5GB" -> 5e9 bytes (decimal units, binary ones spelled KiB/MiB/GiB), as
@@ -104,7 +116,7 @@ end
 -- ember.save(tensors, path [, metadata]): tensors is {name = tensor}; metadata is
 -- {string = string}. The key max_shard_size (bytes, or text like "5GB") is an option,
 -- not metadata: with it, path is a directory that gets the shards and their index.
-function ember.save(tensors, path, metadata)
+local function save(tensors, path, metadata)
   if type(tensors) ~= "table" then error("save: tensors must be a table {name = tensor}", 2) end
   if type(path) ~= "string" then error("save: path must be a string", 2) end
   local names = {}
@@ -122,6 +134,11 @@ function ember.save(tensors, path, metadata)
   local list = {}
   for i, name in ipairs(names) do list[i] = tensors[name] end
   st._save(path, names, list, meta)
+end
+
+function ember.save(tensors, path, metadata)
+  local ok, err = pcall(save, tensors, path, metadata)
+  if not ok then caller_error(err) end
 end
 
 return st
