@@ -13,13 +13,13 @@ SANITIZE ?=
 LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIB  := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 
-INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/graph -Ihost/rt
+INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/autograd -Ihost/graph -Ihost/rt
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -fPIC -fopenmp -fno-math-errno -D_GNU_SOURCE $(SANITIZE) \
             $(INCLUDES) -DEMBER_STDLIB_DIR='"$(abspath stdlib)"' $(EXTRA_CFLAGS)
 LDFLAGS  := -fopenmp $(SANITIZE)
 LIBS     := -lopenblas -lm -lpthread
 
-CORE_SRC := $(sort $(wildcard host/core/*.c host/ops/*.c host/cpu/*.c host/io/*.c \
+CORE_SRC := $(sort $(wildcard host/core/*.c host/ops/*.c host/cpu/*.c host/io/*.c host/autograd/*.c \
                                host/graph/*.c host/rt/*.c))
 BIND_SRC := $(sort $(wildcard bindings/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)

@@ -37,6 +37,7 @@ int luaopen_ember(lua_State *L) {
   lember_open_ops(L, module, methods);
   lember_open_index(L, methods);
   lember_open_safetensors(L, module);
+  lember_open_autograd(L, module, methods);
   lua_pushcfunction(L, m_ops);
   lua_setfield(L, module, "ops");
   lua_pushliteral(L, EMBER_VERSION);
@@ -52,8 +53,8 @@ int luaopen_ember(lua_State *L) {
   lua_setfield(L, -2, "ember");
   lua_pop(L, 1);
   /* methods written in Lua; optional so the C module works alone */
-  static const char *const parts[] = { "ember.tensor", "ember.safetensors" };
-  for (int i = 0; i < 2; i++) {
+  static const char *const parts[] = { "ember.tensor", "ember.safetensors", "ember.autograd" };
+  for (int i = 0; i < 3; i++) {
     lua_getglobal(L, "require");
     lua_pushstring(L, parts[i]);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {

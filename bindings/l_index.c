@@ -112,7 +112,10 @@ static void resolve(lua_State *L, ember_tensor *t, int key) {
 static int t_index(lua_State *L) {
   if (lua_type(L, 2) == LUA_TSTRING) {
     lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));          /* methods */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;   /* methods */
+    l_tensor *u = lember_toud(L, 1);
+    if (u && u->t && lember_autograd_get(L, u->t, lua_tostring(L, 2))) return 1;
+    lua_pushnil(L);
     return 1;
   }
   ember_tensor *t = lember_check(L, 1);
@@ -141,8 +144,10 @@ static int t_index(lua_State *L) {
 
 static int t_newindex(lua_State *L) {
   ember_tensor *t = lember_check(L, 1);
-  if (lua_type(L, 2) == LUA_TSTRING)
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    if (lember_autograd_set(L, t, lua_tostring(L, 2), 3)) return 0;
     return luaL_error(L, "tensor: cannot set field \"%s\"", lua_tostring(L, 2));
+  }
   ember_tensor *mask = lember_test(L, 2);
   if (mask) {
     if (lua_type(L, 3) != LUA_TNUMBER)

@@ -39,6 +39,13 @@ void lember_open_tensor(lua_State *L, int module, int methods);
 void lember_open_ops(lua_State *L, int module, int methods);
 void lember_open_index(lua_State *L, int methods);
 void lember_open_safetensors(lua_State *L, int module);
+void lember_open_autograd(lua_State *L, int module, int methods);
+
+/* Autograd fields of a tensor (l_autograd.c): t.grad, t.requires_grad, t.is_leaf,
+** t.grad_fn. get pushes the value, set assigns from stack index v; both return 0
+** when key is not such a field. */
+int lember_autograd_get(lua_State *L, ember_tensor *t, const char *key);
+int lember_autograd_set(lua_State *L, ember_tensor *t, const char *key, int v);
 
 /* Tell the collector about heap storage it cannot see; called after allocations. */
 void lember_gc_pace(lua_State *L);

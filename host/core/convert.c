@@ -214,6 +214,7 @@ ember_status ember_copy_(ember_tensor *dst, const ember_tensor *src) {
   }
   convert_ctx c = { dst->dtype, src->dtype };
   ember_iter_run(dst, 1, &src, convert_loop, &c);
+  dst->storage->version++;
   return EMBER_OK;
 }
 

@@ -99,6 +99,9 @@ void ember_iter_run(ember_tensor *out, int nin, const ember_tensor *const *in,
 /* New contiguous tensor with the given dtype and the shape of t. */
 ember_tensor *ember_tensor_empty_like(const ember_tensor *t, ember_dtype dt);
 
+/* Set by autograd when it first hangs data off a tensor: frees t->autograd. */
+extern void (*ember_autograd_free_hook)(ember_tensor *t);
+
 /* Byte address of the element at the given multi-index (0-based). */
 char *ember_tensor_ptr(const ember_tensor *t, const int64_t *index);
 

@@ -113,6 +113,8 @@ struct ember_storage {
   void *device_handle;      /* backend object for EMBER_ALLOC_DEVICE */
   int size_class;           /* heap only: which block cache it returns to (-1: none) */
   size_t block_bytes;       /* heap only: bytes of the whole block */
+  unsigned version;         /* bumped by every in-place write; autograd compares it with
+                               the version it saw when it saved a tensor for backward */
 };
 
 ember_storage *ember_storage_new(size_t nbytes);            /* heap, uninitialised */
@@ -325,6 +327,58 @@ ember_tensor *ember_host_get_tensor(ember_host *h, const char *name);
 
 /* The underlying lua_State, for programs that want the Lua C API. */
 void *ember_host_lua(ember_host *h);
+
+/* }====== */
+
+/* {====== 8. autograd
+**
+** Every op call with an input that requires grad records a node: the op, its
+** attributes, the tensors its backward rule reads, and edges to the nodes that made
+** its inputs. ember_backward walks the nodes from a root, newest first, calling each
+** op's backward rule from the op table, and accumulates into the .grad of leaves.
+** Grad mode is per thread. Backward rules run with grad mode off (no double backward). */
+
+int ember_grad_enabled(void);
+int ember_set_grad_enabled(int on);                 /* returns the previous mode */
+
+int ember_requires_grad(const ember_tensor *t);
+/* Only leaves take it; only float tensors can require grad. */
+ember_status ember_set_requires_grad(ember_tensor *t, int on);
+int ember_is_leaf(const ember_tensor *t);           /* no history (grad_fn) */
+const char *ember_grad_fn_name(const ember_tensor *t);   /* "mul", ... or NULL */
+
+ember_tensor *ember_grad(const ember_tensor *t);    /* borrowed; NULL when none */
+/* Replace t's .grad (NULL clears); g must have t's shape; takes a new reference. */
+ember_status ember_set_grad(ember_tensor *t, ember_tensor *g);
+
+/* A new tensor sharing t's storage, with no history and requires_grad off. */
+ember_tensor *ember_detach(ember_tensor *t);
+
+/* Backpropagate from root. grad: the gradient of root (NULL: 1 for a one-element
+** root). Without retain_graph the graph's saved tensors are freed on the way. */
+ember_status ember_backward(ember_tensor *root, ember_tensor *grad, int retain_graph);
+
+/* Hooks. A tensor hook sees the gradient of t as it is computed and may set *replace
+** to a new gradient (a new reference) to use instead. A post-accumulate hook runs on
+** a leaf once its .grad holds everything this backward gives it. free_ctx (may be
+** NULL) runs when the hook is removed or t goes. Both return a handle > 0, or 0 and
+** an error. */
+typedef ember_status (*ember_grad_hook)(void *ctx, ember_tensor *grad, ember_tensor **replace);
+typedef ember_status (*ember_leaf_hook)(void *ctx, ember_tensor *leaf);
+int ember_register_hook(ember_tensor *t, ember_grad_hook fn, void *ctx, void (*free_ctx)(void *));
+int ember_register_post_accumulate_hook(ember_tensor *t, ember_leaf_hook fn, void *ctx,
+                                        void (*free_ctx)(void *));
+void ember_remove_hook(ember_tensor *t, int handle);
+
+/* A differentiable function defined outside the op table (Lua's
+** ember.autograd.Function): out[0..nout) were computed from in[0..nin) with grad
+** mode off; this links them into the graph. backward gets the outputs' gradients
+** (NULL where none flowed) and fills grad_in (new references, NULL for none). */
+typedef ember_status (*ember_custom_backward)(void *ctx, int nout, ember_tensor *const *grad_out,
+                                              int nin, ember_tensor **grad_in);
+ember_status ember_autograd_custom(const char *name, int nin, ember_tensor *const *in, int nout,
+                                   ember_tensor *const *out, ember_custom_backward fn, void *ctx,
+                                   void (*free_ctx)(void *));
 
 /* }====== */
 

@@ -9,8 +9,6 @@
 
 #include "ops.h"
 
-void (*ember_autograd_record_hook)(ember_call *c) = NULL;
-
 void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **in) {
   c->op = op;
   c->nin = nin;
@@ -21,6 +19,8 @@ void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **
   c->list_out = NULL;
   c->nlist = 0;
   c->compute = EMBER_DTYPE_NONE;
+  c->grad_mask = 0;
+  c->saved_self = NULL;
   int na = ember_op_attr_count(op);
   const ember_attr *defaults = na ? ember_op_defaults(op) : NULL;
   for (int k = 0; k < na; k++) {
@@ -203,9 +203,13 @@ ember_status ember_dispatch(ember_call *c) {
 
   if (op->flags & EMBER_OP_VIEW) {
     if (kernel(c) != EMBER_OK) return EMBER_ERROR;
-    if (ember_autograd_record_hook) ember_autograd_record_hook(c);
+    if (ember_autograd_record(c) != EMBER_OK) {
+      release_outputs(c);
+      return EMBER_ERROR;
+    }
     return EMBER_OK;
   }
+  if (c->inplace && ember_autograd_before_inplace(c) != EMBER_OK) return EMBER_ERROR;
   for (int i = 0; i < ncast; i++) {
     if (c->in_cast[i] == EMBER_DTYPE_NONE || c->in[i] == NULL) continue;
     c->in_owned[i] = ember_to_dtype(c->in[i], c->in_cast[i]);
@@ -220,12 +224,14 @@ ember_status ember_dispatch(ember_call *c) {
   if (st == EMBER_OK) st = kernel(c);
   if (st == EMBER_OK && !(op->flags & EMBER_OP_LIST_OUT)) st = finish_outputs(c);
   restore_inputs(c, ncast);
+  if (st == EMBER_OK && c->inplace) c->in_user[0]->storage->version++;
+  if (st != EMBER_OK) name_the_op(c);
+  else st = ember_autograd_record(c);
   if (st != EMBER_OK) {
-    name_the_op(c);
     release_outputs(c);
+    ember_autograd_call_done(c);
     return EMBER_ERROR;
   }
-  if (ember_autograd_record_hook) ember_autograd_record_hook(c);
   return EMBER_OK;
 }
 

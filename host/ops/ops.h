@@ -83,14 +83,22 @@ typedef struct ember_call {
   int index_base;                          /* 1 from Lua, 0 from C: base of index values */
   ember_tensor **list_out;                 /* EMBER_OP_LIST_OUT ops: a malloc'ed array */
   int nlist;
+  /* autograd: which inputs the backward rule must give a gradient for (bit i, inputs
+  ** past 31 share bit 31), and for in-place calls the value in[0] had before */
+  unsigned grad_mask;
+  ember_tensor *saved_self;
 } ember_call;
 
 typedef ember_status (*ember_infer_fn)(ember_call *c);
 typedef ember_status (*ember_kernel_fn)(ember_call *c);
 
 /* Backward rule: given the call (inputs, attrs, outputs) and the gradients of the
-** outputs, write the gradients of the inputs (NULL where not needed). Filled by the
-** autograd issue; NULL means "not differentiable yet". */
+** outputs, write the gradients of the inputs as new references (NULL where not
+** needed: see ember_needs_grad). c->in are the caller's inputs (before any cast),
+** c->out (or c->list_out) the outputs; grad_out[k] is never NULL for a float output
+** (zeros are filled in where no gradient flowed). A rule may return a gradient whose
+** shape broadcasts to its input's or whose dtype differs: the engine sums it down
+** and converts it. Rules run with grad mode off; helpers are in autograd.h. */
 typedef ember_status (*ember_backward_fn)(const ember_call *c, ember_tensor *const *grad_out,
                                           ember_tensor **grad_in);
 
@@ -110,7 +118,15 @@ enum {
   EMBER_OP_RANDOM    = 1u << 8,  /* draws from the RNG */
   EMBER_OP_CREATION  = 1u << 9,  /* no tensor inputs; makes a new tensor (zeros, arange) */
   EMBER_OP_INDEX_OUT = 1u << 10, /* some output holds index values (argmax, sort) */
+  EMBER_OP_NONDIFF   = 1u << 11, /* outputs never carry a gradient (the *_like ops) */
 };
+
+/* What a backward rule reads besides shapes: the values of input i and of output k.
+** The engine keeps those alive for backward and refuses to run the rule when one was
+** since changed in place. */
+#define EMBER_SAVES_IN(i)  (1u << (i))
+#define EMBER_SAVES_INPUTS 0xffu
+#define EMBER_SAVES_OUT(k) (1u << (8 + (k)))
 
 #define EMBER_OP_BOTH (EMBER_OP_METHOD | EMBER_OP_FUNCTION)
 
@@ -122,7 +138,8 @@ struct ember_op {
   ember_infer_fn infer;        /* shape and dtype rule; also validates */
   ember_kernel_fn cpu;         /* CPU kernel (or the view maker for EMBER_OP_VIEW) */
   ember_kernel_fn vulkan;      /* slot for the Vulkan backend; NULL: not on Vulkan */
-  ember_backward_fn backward;  /* slot for autograd; NULL: not differentiable */
+  ember_backward_fn backward;  /* gradient rule; NULL: backward through it is an error */
+  unsigned saves;              /* EMBER_SAVES_*: what the rule reads */
   unsigned flags;
   const char *args;            /* Lua positional order when it is not "inputs, then
                                   attributes": attribute names and #k for input k,
@@ -167,8 +184,13 @@ void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **
 /* Run it. On success the caller owns c->out[0..nout) (or c->list_out). */
 ember_status ember_dispatch(ember_call *c);
 
-/* Hook autograd installs: called after a successful kernel to record the node. */
-extern void (*ember_autograd_record_hook)(ember_call *c);
+/* Autograd (host/autograd): before an in-place kernel, checks the write is legal
+** and keeps the old value of in[0] when backward needs it; after a successful kernel,
+** records the node. */
+ember_status ember_autograd_before_inplace(ember_call *c);
+ember_status ember_autograd_record(ember_call *c);
+/* Free what autograd keeps in a call that failed after ember_autograd_before_inplace. */
+void ember_autograd_call_done(ember_call *c);
 
 /* }====== */
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "autograd.h"
 #include "../cpu/elementwise.h"
 
 #define ARITH_NATIVE (EMBER_FLOATS | EMBER_INTS_NATIVE)
@@ -226,16 +227,53 @@ static const ember_attr_def softplus_attrs[] = {
 #define BINARY_FLAGS (EMBER_OP_BOTH | EMBER_OP_INPLACE | EMBER_OP_SCALARS)
 #define UNARY_FLAGS (EMBER_OP_BOTH | EMBER_OP_INPLACE)
 
+/* {====== backward rules (engine.c sums each gradient down to its input's shape) */
+
+static ember_tensor *retained(ember_tensor *t) {
+  ember_tensor_retain(t);
+  return t;
+}
+
+/* add(a, b, alpha): da = g, db = alpha * g */
+static ember_status grad_add(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  double alpha = c->attr[0].f;
+  if (ember_needs_grad(c, 0)) gi[0] = retained(g[0]);
+  if (ember_needs_grad(c, 1) && !(gi[1] = alpha == 1 ? retained(g[0]) : ember_ag_scale(g[0], alpha)))
+    return EMBER_ERROR;
+  return EMBER_OK;
+}
+
+/* mul(a, b): da = g * b, db = g * a */
+static ember_status grad_mul(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  if (ember_needs_grad(c, 0) && !(gi[0] = ember_ag_mul(g[0], c->in[1]))) return EMBER_ERROR;
+  if (ember_needs_grad(c, 1) && !(gi[1] = ember_ag_mul(g[0], c->in[0]))) return EMBER_ERROR;
+  return EMBER_OK;
+}
+
+/* relu(a): g where a > 0 (0 at a == 0, as PyTorch); the output tells where */
+static ember_status grad_relu(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  ember_tensor *zero = ember_ag_zeros(c->out[0]->dtype, 0, NULL);
+  ember_tensor *in[2] = { c->out[0], zero };
+  ember_tensor *pos = zero ? ember_ag_op("gt", 2, in, NULL) : NULL;
+  gi[0] = ember_ag_where(pos, g[0], zero);
+  ember_tensor_release(pos);
+  ember_tensor_release(zero);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* }====== */
+
 const ember_op ember_ops_elementwise[] = {
   /* arithmetic */
   { .name = "add", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = alpha_attr,
-    .infer = infer_add, .cpu = ember_cpu_add, .flags = BINARY_FLAGS,
+    .infer = infer_add, .cpu = ember_cpu_add, .flags = BINARY_FLAGS, .backward = grad_add,
     .doc = "add(a, b, alpha=1) = a + alpha*b; broadcasts; promotes dtypes (bool+bool is or)" },
   { .name = "sub", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = alpha_attr,
     .infer = infer_sub, .cpu = ember_cpu_sub, .flags = BINARY_FLAGS,
     .doc = "sub(a, b, alpha=1) = a - alpha*b; broadcasts; promotes dtypes; no bool" },
   { .name = "mul", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_arith, .cpu = ember_cpu_mul, .flags = BINARY_FLAGS,
+    .backward = grad_mul, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "mul(a, b) = a * b elementwise; broadcasts; promotes dtypes" },
   { .name = "div", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = div_attrs,
     .infer = infer_div, .cpu = ember_cpu_div, .flags = BINARY_FLAGS,
@@ -280,6 +318,7 @@ const ember_op ember_ops_elementwise[] = {
     .doc = "sign(a): -1, 0 or 1 in a's dtype; sign(NaN) = 0" },
   { .name = "relu", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .infer = infer_unary_int, .cpu = ember_cpu_relu, .flags = UNARY_FLAGS,
+    .backward = grad_relu, .saves = EMBER_SAVES_OUT(0),
     .doc = "relu(a) = max(a, 0); keeps dtype and NaN; not for bool" },
   { .name = "floor", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .infer = infer_unary_int, .cpu = ember_cpu_floor, .flags = UNARY_FLAGS,

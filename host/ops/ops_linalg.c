@@ -7,6 +7,7 @@
 ** Kernels are in host/cpu/linalg.c.
 */
 #include "ops.h"
+#include "autograd.h"
 #include "../cpu/linalg.h"
 
 #define PRODUCT_NATIVE (EMBER_FLOATS | EMBER_INTS_NATIVE)
@@ -144,13 +145,35 @@ static const ember_attr_def addmm_attrs[] = {
   {"beta", EMBER_ATTR_FLOAT, "1"}, {"alpha", EMBER_ATTR_FLOAT, "1"}, {NULL, 0, NULL}
 };
 
+/* {====== backward rules */
+
+/* mm(a, b): da = g @ b^T, db = a^T @ g */
+static ember_status grad_mm(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  if (ember_needs_grad(c, 0)) {
+    ember_tensor *bt = ember_ag_transpose(c->in[1], 0, 1);
+    gi[0] = ember_ag_mm(g[0], bt);
+    ember_tensor_release(bt);
+    if (gi[0] == NULL) return EMBER_ERROR;
+  }
+  if (ember_needs_grad(c, 1)) {
+    ember_tensor *at = ember_ag_transpose(c->in[0], 0, 1);
+    gi[1] = ember_ag_mm(at, g[0]);
+    ember_tensor_release(at);
+    if (gi[1] == NULL) return EMBER_ERROR;
+  }
+  return EMBER_OK;
+}
+
+/* }====== */
+
 const ember_op ember_ops_linalg[] = {
   { .name = "matmul", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_matmul, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH,
     .doc = "matmul(a, b): 1-D.1-D dot (0-dim), 2-D mm, a 1-D side gets a dim of 1 that "
            "the result drops, batch dims (3-D and up) broadcast; one dtype on both sides" },
   { .name = "mm", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_mm, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH,
+    .infer = infer_mm, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH, .backward = grad_mm,
+    .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "mm(a, b): (n x k) @ (k x m) -> n x m; both 2-D, one dtype" },
   { .name = "bmm", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_bmm, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH,

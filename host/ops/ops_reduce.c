@@ -10,6 +10,7 @@
 ** any give bool (u8 for a u8 input, as PyTorch). Kernels: host/cpu/reduce*.c.
 */
 #include "ops.h"
+#include "autograd.h"
 #include "../cpu/reduce.h"
 
 #define REDUCE_NATIVE (EMBER_FLOATS | EMBER_INTS_NATIVE)
@@ -196,9 +197,19 @@ static const ember_attr_def cumsum_attrs[] = {
 
 #define INDEX_FLAGS (EMBER_OP_BOTH | EMBER_OP_INDEX_OUT)
 
+/* {====== backward rules */
+
+/* sum(x, dim, keepdim): the gradient spread back over the summed dims */
+static ember_status grad_sum(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = ember_ag_unreduce(c, g[0], 0, (int)c->attr[1].i);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* }====== */
+
 const ember_op ember_ops_reduce[] = {
   { .name = "sum", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = sum_attrs,
-    .infer = infer_sum, .cpu = ember_cpu_sum, .flags = EMBER_OP_BOTH,
+    .infer = infer_sum, .cpu = ember_cpu_sum, .flags = EMBER_OP_BOTH, .backward = grad_sum,
     .doc = "sum(x, dim=all, keepdim=false, dtype) over one or several dims; int/bool give i64" },
   { .name = "mean", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = sum_attrs,
     .infer = infer_mean, .cpu = ember_cpu_mean, .flags = EMBER_OP_BOTH,
