@@ -24,6 +24,11 @@ static inline int ember_needs_grad(const ember_call *c, int i) {
 /* Any op by name with attributes in ember_op_run's text form ("dim=0,keepdim=true");
 ** the first output. Index attributes are 0-based here. */
 ember_tensor *ember_ag_op(const char *name, int nin, ember_tensor *const *in, const char *attrs);
+/* The same for ops that read index values from an input tensor (gather, scatter_add,
+** index_select, embedding): index_base is the base of those values, which a rule
+** passes on from its own call (c->index_base: 1 when the call came from Lua). */
+ember_tensor *ember_ag_op_base(int index_base, const char *name, int nin, ember_tensor *const *in,
+                               const char *attrs);
 /* The same with the attributes printed from a format. */
 ember_tensor *ember_ag_opf(const char *name, int nin, ember_tensor *const *in, const char *fmt, ...)
 #if defined(__GNUC__)

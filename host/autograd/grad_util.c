@@ -10,11 +10,16 @@
 
 #include "autograd.h"
 
+/* The first output of a dispatched call; the others are released. */
+static ember_tensor *finish_outputs_first(ember_call *c) {
+  for (int k = 1; k < c->nout; k++) ember_tensor_release(c->out[k]);
+  return c->out[0];
+}
+
 /* One call of op on in[0..nin) with attrs already set by the caller; first output. */
 static ember_tensor *finish(ember_call *c) {
   if (ember_dispatch(c) != EMBER_OK) return NULL;
-  for (int k = 1; k < c->nout; k++) ember_tensor_release(c->out[k]);
-  return c->out[0];
+  return finish_outputs_first(c);
 }
 
 static const ember_op *op_named(const ember_op **cache, const char *name) {
@@ -207,14 +212,42 @@ ember_tensor *ember_ag_unreduce(const ember_call *c, ember_tensor *g, int dims_a
   return e;
 }
 
-ember_tensor *ember_ag_op(const char *name, int nin, ember_tensor *const *in, const char *attrs) {
+ember_tensor *ember_ag_op_base(int index_base, const char *name, int nin, ember_tensor *const *in,
+                               const char *attrs) {
   for (int i = 0; i < nin; i++)
     if (in[i] == NULL) return NULL;
-  ember_tensor *out[EMBER_MAX_OUTPUTS];
-  int n = ember_op_run(name, nin, in, attrs, out, EMBER_MAX_OUTPUTS);
-  if (n <= 0) return NULL;
-  for (int k = 1; k < n; k++) ember_tensor_release(out[k]);
-  return out[0];
+  const ember_op *op = ember_op_find(name);
+  if (op == NULL) {
+    ember_error("backward: no op named \"%s\"", name);
+    return NULL;
+  }
+  ember_tensor *inline_in[EMBER_INLINE_INPUTS];
+  ember_tensor **inp = nin <= EMBER_INLINE_INPUTS ? inline_in : malloc(nin * sizeof *inp);
+  if (inp == NULL) {
+    ember_error("backward: out of memory");
+    return NULL;
+  }
+  if (nin > 0) memcpy(inp, in, nin * sizeof *inp);
+  ember_call c;
+  char buf[512];
+  ember_call_init(&c, op, nin, inp);
+  c.index_base = index_base;
+  ember_tensor *r = NULL;
+  if (ember_call_parse_attrs(&c, attrs, buf, sizeof buf) == EMBER_OK && ember_dispatch(&c) == EMBER_OK) {
+    if (op->flags & EMBER_OP_LIST_OUT) {
+      r = c.nlist > 0 ? c.list_out[0] : NULL;
+      for (int k = 1; k < c.nlist; k++) ember_tensor_release(c.list_out[k]);
+      free(c.list_out);
+    } else {
+      r = finish_outputs_first(&c);
+    }
+  }
+  if (inp != inline_in) free(inp);
+  return r;
+}
+
+ember_tensor *ember_ag_op(const char *name, int nin, ember_tensor *const *in, const char *attrs) {
+  return ember_ag_op_base(0, name, nin, in, attrs);
 }
 
 ember_tensor *ember_ag_opf(const char *name, int nin, ember_tensor *const *in, const char *fmt, ...) {

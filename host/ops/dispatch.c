@@ -237,7 +237,7 @@ ember_status ember_dispatch(ember_call *c) {
 
 /* {====== ember_op_run: the C entry by name */
 
-static ember_status parse_attrs(ember_call *c, const char *text, char *buf, size_t bufsize) {
+ember_status ember_call_parse_attrs(ember_call *c, const char *text, char *buf, size_t bufsize) {
   if (text == NULL || *text == 0) return EMBER_OK;
   if (strlen(text) >= bufsize) return ember_op_error(c, "attribute string too long");
   strcpy(buf, text);
@@ -272,7 +272,7 @@ int ember_op_run(const char *name, int nin, ember_tensor *const *in, const char 
   char buf[1024];
   ember_call_init(&c, op, nin, inp);
   int n = -1;
-  if (parse_attrs(&c, attrs, buf, sizeof buf) == EMBER_OK && ember_dispatch(&c) == EMBER_OK) {
+  if (ember_call_parse_attrs(&c, attrs, buf, sizeof buf) == EMBER_OK && ember_dispatch(&c) == EMBER_OK) {
     if (op->flags & EMBER_OP_LIST_OUT) {
       n = 0;
       for (int k = 0; k < c.nlist; k++) {

@@ -183,6 +183,9 @@ ember_status ember_attr_parse(const ember_op *op, const ember_attr_def *def, con
 void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **in);
 /* Run it. On success the caller owns c->out[0..nout) (or c->list_out). */
 ember_status ember_dispatch(ember_call *c);
+/* Set attributes from text "dim=0,keepdim=true" (ember_op_run's form); string
+** attributes point into buf, which must live until the call is dispatched. */
+ember_status ember_call_parse_attrs(ember_call *c, const char *text, char *buf, size_t bufsize);
 
 /* Autograd (host/autograd): before an in-place kernel, checks the write is legal
 ** and keeps the old value of in[0] when backward needs it; after a successful kernel,

@@ -26,20 +26,13 @@ local function encode_tensor(t)
   return { dtype = t:dtype(), shape = t:size(), data = data }
 end
 
--- Evaluate cases; returns one result per case: { ok = true, outputs = {...} } or
--- { ok = false, error = "..." }. Each output: { dtype, shape, data } (numbers).
-function oracle.eval(cases)
-  local req = {}
-  for i, c in ipairs(cases) do
-    local inputs = {}
-    for j, t in ipairs(c.inputs or {}) do inputs[j] = encode_tensor(t) end
-    req[i] = { expr = c.expr, inputs = inputs }
-  end
+-- Run a Python oracle script on a request (a JSON-able table) and decode its reply.
+function oracle.call(script, req)
   local inpath, outpath = os.tmpname(), os.tmpname()
   local f = assert(io.open(inpath, "w"))
   f:write(json.encode(req))
   f:close()
-  local ok = os.execute(string.format("%s %s/oracle.py %s %s", PY, here, inpath, outpath))
+  local ok = os.execute(string.format("%s %s/%s %s %s", PY, here, script, inpath, outpath))
   os.remove(inpath)
   assert(ok, "oracle: " .. PY .. " failed (is python3-torch installed? run make deps)")
   f = assert(io.open(outpath))
@@ -49,7 +42,21 @@ function oracle.eval(cases)
   return out
 end
 
-local function as_number(v)
+oracle.encode = encode_tensor
+
+-- Evaluate cases; returns one result per case: { ok = true, outputs = {...} } or
+-- { ok = false, error = "..." }. Each output: { dtype, shape, data } (numbers).
+function oracle.eval(cases)
+  local req = {}
+  for i, c in ipairs(cases) do
+    local inputs = {}
+    for j, t in ipairs(c.inputs or {}) do inputs[j] = encode_tensor(t) end
+    req[i] = { expr = c.expr, inputs = inputs }
+  end
+  return oracle.call("oracle.py", req)
+end
+
+function oracle.number(v)
   if v == "nan" then return 0 / 0 elseif v == "inf" then return math.huge
   elseif v == "-inf" then return -math.huge elseif v == true then return 1
   elseif v == false then return 0 end
@@ -84,7 +91,7 @@ function oracle.close(t, ref, rtol, atol, opts)
   end
   local got = t:numel() > 0 and t:contiguous():view(-1):totable() or {}
   for i = 1, #ref.data do
-    local a, b = as_number(got[i]), as_number(ref.data[i])
+    local a, b = oracle.number(got[i]), oracle.number(ref.data[i])
     local bad
     if b ~= b then bad = a == a
     elseif b == math.huge or b == -math.huge then bad = a ~= b

@@ -1,0 +1,19 @@
+-- Ops that have no backward rule, each with the reason. Every other op in the table
+-- must have a rule and a gradient case (grad_spec.lua checks both).
+local bool_result = "bool result"
+local index_result = "integer (index) result"
+local creation = "makes a new tensor; no tensor input to differentiate"
+local like = "result does not depend on the input's values (PyTorch: no gradient)"
+return {
+  eq = bool_result, ne = bool_result, lt = bool_result, le = bool_result,
+  gt = bool_result, ge = bool_result, isnan = bool_result, isinf = bool_result,
+  logical_and = bool_result, logical_or = bool_result, logical_xor = bool_result,
+  logical_not = bool_result, all = bool_result, any = bool_result,
+  argmax = index_result, argmin = index_result, nonzero = index_result,
+  one_hot = index_result,
+  floor_divide = "integer-valued steps: zero almost everywhere (PyTorch has no derivative)",
+  zeros = creation, ones = creation, full = creation, empty = creation, arange = creation,
+  linspace = creation, eye = creation, rand = creation, randn = creation, randint = creation,
+  zeros_like = like, ones_like = like, full_like = like, empty_like = like,
+  rand_like = like, randn_like = like, randint_like = like,
+}
