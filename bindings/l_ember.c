@@ -38,6 +38,7 @@ int luaopen_ember(lua_State *L) {
   lember_open_index(L, methods);
   lember_open_safetensors(L, module);
   lember_open_autograd(L, module, methods);
+  lember_open_sys(L, module);
   lua_pushcfunction(L, m_ops);
   lua_setfield(L, module, "ops");
   lua_pushliteral(L, EMBER_VERSION);
