@@ -335,3 +335,22 @@ describe("ember.autograd.Function", function()
     assert.same({ 8 }, y:totable())
   end)
 end)
+
+describe("memory", function()
+  it("frees every intermediate and gradient of a step (heap flat over 300 steps)", function()
+    local x = ember.tensor({ { 1, 2 }, { 3, 4 } }, "f32")
+    local w = leaf({ { 0.5, -1 }, { 2, 1 } })
+    local function step()
+      local loss = ember.sum(x:mm(w):relu() * 3)
+      loss:backward()
+    end
+    for _ = 1, 20 do step() end
+    collectgarbage()
+    collectgarbage()
+    local before = ember.heap_bytes()
+    for _ = 1, 300 do step() end
+    collectgarbage()
+    collectgarbage()
+    assert.equal(before, ember.heap_bytes())
+  end)
+end)

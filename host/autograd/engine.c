@@ -226,13 +226,12 @@ oom:
 }
 
 static void node_free_saved(node *n) {
-  if (n->kind == NODE_OP) {
-    for (int i = 0; i < n->nin; i++) ember_tensor_release(n->in ? n->in[i] : NULL);
-    for (int k = 0; k < n->nout; k++) ember_tensor_release(n->outs ? n->outs[k] : NULL);
-    free(n->in);
-    free(n->outs);
-    n->in = n->outs = NULL;
-  } else if (n->kind == NODE_CUSTOM && n->free_ctx) {
+  for (int i = 0; i < n->nin; i++) ember_tensor_release(n->in ? n->in[i] : NULL);
+  for (int k = 0; k < n->nout; k++) ember_tensor_release(n->outs ? n->outs[k] : NULL);
+  free(n->in);
+  free(n->outs);
+  n->in = n->outs = NULL;
+  if (n->kind == NODE_CUSTOM && n->free_ctx) {
     n->free_ctx(n->ctx);
     n->free_ctx = NULL;
   }
@@ -452,9 +451,13 @@ ember_status ember_autograd_custom(const char *name, int nin, ember_tensor *cons
   n->free_ctx = free_ctx;
   n->out_dtype = calloc(nout ? nout : 1, sizeof *n->out_dtype);
   n->outs = calloc(nout ? nout : 1, sizeof *n->outs);
-  ember_status st = n->out_dtype && n->outs ? EMBER_OK : ember_error("autograd: out of memory");
-  for (int i = 0; i < nin && st == EMBER_OK; i++)
-    if (in[i]) st = edge_of(in[i], &n->next[i]);
+  n->in = calloc(nin ? nin : 1, sizeof *n->in);
+  ember_status st = n->out_dtype && n->outs && n->in ? EMBER_OK : ember_error("autograd: out of memory");
+  for (int i = 0; i < nin && st == EMBER_OK; i++) {
+    if (in[i] == NULL) continue;
+    st = edge_of(in[i], &n->next[i]);
+    if (st == EMBER_OK && (n->in[i] = alias(in[i])) == NULL) st = EMBER_ERROR;
+  }
   for (int k = 0; k < nout && st == EMBER_OK; k++) {
     if (out[k] == NULL) continue;
     n->out_dtype[k] = ember_dtype_is_float(out[k]->dtype) ? out[k]->dtype : EMBER_DTYPE_NONE;
@@ -706,6 +709,23 @@ static ember_status check_versions(node *n) {
   return EMBER_OK;
 }
 
+/* A Lua Function's gradient for input i, checked against the input's shape (kept as
+** an alias in n->in) and converted to its dtype. A new reference, or NULL. */
+static ember_tensor *custom_grad_fit(ember_tensor *g, node *n, int i) {
+  const ember_tensor *t = n->in ? n->in[i] : NULL;
+  if (t == NULL) {
+    ember_tensor_retain(g);
+    return g;
+  }
+  if (!same_shape(g, t)) {
+    char a[96], b[96];
+    ember_error("backward of %s: gradient %d has shape %s, its input has shape %s", n->name, i + 1,
+                ember_shape_str(g, a, sizeof a), ember_shape_str(t, b, sizeof b));
+    return NULL;
+  }
+  return ember_ag_to(g, t->dtype);
+}
+
 /* Run an op or custom node: its rule gives the inputs' gradients, which go to the
 ** nodes its edges lead to, summed down to each input's shape and dtype. */
 static ember_status run_function(node *n, ember_tensor **grad_in) {
@@ -759,8 +779,10 @@ static ember_status run_node(graph *g, node *n, int retain) {
       continue;
     }
     if (gi) {
-      ember_tensor *fit = n->kind == NODE_OP ? ember_ag_like_input(gi, n->in[i]) : gi;
-      if (fit != gi) ember_tensor_release(gi);
+      ember_tensor *fit = gi;                  /* custom nodes: Lua checks nothing, so here */
+      if (n->kind == NODE_OP) fit = ember_ag_like_input(gi, n->in[i]);
+      else if (n->custom) fit = custom_grad_fit(gi, n, i);
+      ember_tensor_release(gi);
       if (fit == NULL) st = EMBER_ERROR;
       else st = accumulate_into(&e->to->pending[e->nr], fit);
     }
