@@ -92,7 +92,8 @@ install: all
 	install -m 644 $(BUILD)/libember.a $(BUILD)/libember.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ember.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
 	install -m 644 host/include/ember.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 stdlib/ember/*.lua $(DESTDIR)$(PREFIX)/share/ember/lua/ember/
+	cd stdlib && find ember -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/ember/lua/{} \;
+	install -D -m 644 data/digits.csv.gz $(DESTDIR)$(PREFIX)/share/ember/data/digits.csv.gz
 
 # libFuzzer on the safetensors and JSON readers: host/core and host/io alone, built by
 # clang with ASan and UBSan into $(BUILD)/fuzz; runs FUZZ_SECONDS on a copy of the corpus.

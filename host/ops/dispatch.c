@@ -210,6 +210,8 @@ ember_status ember_dispatch(ember_call *c) {
     return EMBER_OK;
   }
   if (c->inplace && ember_autograd_before_inplace(c) != EMBER_OK) return EMBER_ERROR;
+  /* one in-place call is one write, however many copies it takes inside */
+  unsigned version = c->inplace ? c->in_user[0]->storage->version : 0;
   for (int i = 0; i < ncast; i++) {
     if (c->in_cast[i] == EMBER_DTYPE_NONE || c->in[i] == NULL) continue;
     c->in_owned[i] = ember_to_dtype(c->in[i], c->in_cast[i]);
@@ -224,7 +226,7 @@ ember_status ember_dispatch(ember_call *c) {
   if (st == EMBER_OK) st = kernel(c);
   if (st == EMBER_OK && !(op->flags & EMBER_OP_LIST_OUT)) st = finish_outputs(c);
   restore_inputs(c, ncast);
-  if (st == EMBER_OK && c->inplace) c->in_user[0]->storage->version++;
+  if (st == EMBER_OK && c->inplace) c->in_user[0]->storage->version = version + 1;
   if (st != EMBER_OK) name_the_op(c);
   else st = ember_autograd_record(c);
   if (st != EMBER_OK) {

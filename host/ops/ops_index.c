@@ -8,8 +8,14 @@
 ** (PyTorch's rules) and write the dim attribute back normalised; the kernels check
 ** index values, which only they can see. Dims in messages are shown as the caller
 ** wrote them (1-based from Lua).
+**
+** Backward rules send the gradient back through the same index values, with the
+** call's own index base: a gather's gradient is a scatter_add of g into zeros, a
+** scatter's is a gather of g, and sort and topk put g back at the positions their
+** indices output names. nonzero's result is an index and has no gradient.
 */
 #include "ops.h"
+#include "autograd.h"
 #include "../cpu/index.h"
 
 /* {====== helpers */
@@ -210,6 +216,206 @@ static ember_status infer_sort(ember_call *c) {
 
 /* }====== */
 
+/* {====== backward rules */
+
+/* Calls from rules: begin() readies a call of op `name` on in[0..nin) whose index
+** values have base `base`; the rule sets attributes; finish() runs it and gives the
+** first output (NULL with the error set). */
+static int begin(ember_call *v, const char *name, int base, int nin, ember_tensor **in) {
+  for (int i = 0; i < nin; i++)
+    if (in[i] == NULL) return 0;
+  ember_call_init(v, ember_op_find(name), nin, in);
+  v->index_base = base;
+  return 1;
+}
+
+static ember_tensor *finish(ember_call *v) {
+  if (ember_dispatch(v) != EMBER_OK) return NULL;
+  for (int k = 1; k < v->nout; k++) ember_tensor_release(v->out[k]);
+  return v->out[0];
+}
+
+static void set_int(ember_call *v, int k, int64_t i) {
+  v->attr[k].present = 1;
+  v->attr[k].i = i;
+  v->attr[k].f = (double)i;
+}
+
+/* gather(t, dim d, index) */
+static ember_tensor *gathered(int base, ember_tensor *t, int d, ember_tensor *ix) {
+  ember_tensor *in[2] = { t, ix };
+  ember_call v;
+  if (!begin(&v, "gather", base, 2, in)) return NULL;
+  set_int(&v, 0, d);
+  return finish(&v);
+}
+
+/* zeros of x's shape with src added at the index positions along d: scatter_add in
+** place into fresh zeros */
+static ember_tensor *scatter_into_zeros(int base, const ember_tensor *x, int d, ember_tensor *ix,
+                                        ember_tensor *src) {
+  if (src == NULL || ix == NULL) return NULL;
+  ember_tensor *z = ember_ag_zeros(src->dtype, x->ndim, x->shape);
+  ember_tensor *in[3] = { z, ix, src };
+  ember_call v;
+  if (!begin(&v, "scatter_add", base, 3, in)) return NULL;
+  set_int(&v, 0, d);
+  v.inplace = 1;
+  ember_tensor *r = finish(&v);
+  ember_tensor_release(r);                    /* r is z itself */
+  if (r == NULL) {
+    ember_tensor_release(z);
+    return NULL;
+  }
+  return z;
+}
+
+/* A gradient t of index's shape for a src that may be larger in some dims (index
+** need only fit in src): what the op never read gets zero. Takes over t. */
+static ember_tensor *padded_to(ember_tensor *t, const ember_tensor *src) {
+  if (t == NULL || ember_same_shape(t, src)) return t;
+  ember_tensor *z = ember_ag_zeros(t->dtype, src->ndim, src->shape);
+  ember_tensor *corner = z ? ember_tensor_view_of(z, t->ndim, t->shape, z->stride, 0) : NULL;
+  ember_tensor *in[2] = { corner, t };
+  ember_call v;
+  ember_tensor *r = NULL;
+  if (begin(&v, "copy", 0, 2, in)) {
+    v.inplace = 1;
+    r = finish(&v);
+  }
+  ember_tensor_release(r);
+  ember_tensor_release(corner);
+  ember_tensor_release(t);
+  if (r == NULL) {
+    ember_tensor_release(z);
+    return NULL;
+  }
+  return z;
+}
+
+/* index_select: g added back at the selected positions; the index vector is viewed
+** along dim d and expanded to g's shape (no copy) for scatter_add */
+static ember_status grad_index_select(const ember_call *c, ember_tensor *const *g,
+                                      ember_tensor **gi) {
+  const ember_tensor *x = c->in[0];
+  int d = (int)c->attr[0].i;
+  if (x->ndim == 0) {                         /* its one element, picked once */
+    gi[0] = ember_ag_reshape(g[0], 0, NULL);
+    return gi[0] ? EMBER_OK : EMBER_ERROR;
+  }
+  int64_t shape[EMBER_MAX_DIMS];
+  for (int k = 0; k < x->ndim; k++) shape[k] = k == d ? ember_tensor_numel(c->in[1]) : 1;
+  ember_tensor *col = ember_ag_reshape(c->in[1], x->ndim, shape);
+  ember_tensor *ix = ember_ag_expand(col, g[0]->ndim, g[0]->shape);
+  ember_tensor_release(col);
+  gi[0] = scatter_into_zeros(c->index_base, x, d, ix, g[0]);
+  ember_tensor_release(ix);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* gather: g added back where it was read from */
+static ember_status grad_gather(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = scatter_into_zeros(c->index_base, c->in[0], (int)c->attr[0].i, c->in[1], g[0]);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* scatter: the input's gradient is g with the overwritten positions zeroed; src's is
+** g read at the positions src went to (with repeated indices PyTorch reads them all,
+** though only the last write survived; so does this) */
+static ember_status grad_scatter(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  int d = (int)c->attr[0].i;
+  if (ember_needs_grad(c, 0)) {
+    ember_tensor *in[2] = { g[0], c->in[1] };
+    ember_call v;
+    if (!begin(&v, "scatter", c->index_base, 2, in)) return EMBER_ERROR;
+    set_int(&v, 0, d);
+    set_int(&v, 1, 0);
+    if ((gi[0] = finish(&v)) == NULL) return EMBER_ERROR;
+  }
+  if (c->nin > 2 && c->in[2] && ember_needs_grad(c, 2) &&
+      !(gi[2] = padded_to(gathered(c->index_base, g[0], d, c->in[1]), c->in[2])))
+    return EMBER_ERROR;
+  return EMBER_OK;
+}
+
+/* scatter_add: the input's gradient is g; src's is g read where src was added */
+static ember_status grad_scatter_add(const ember_call *c, ember_tensor *const *g,
+                                     ember_tensor **gi) {
+  if (ember_needs_grad(c, 0)) {
+    ember_tensor_retain(g[0]);
+    gi[0] = g[0];
+  }
+  if (ember_needs_grad(c, 2) &&
+      !(gi[2] = padded_to(gathered(c->index_base, g[0], (int)c->attr[0].i, c->in[1]), c->in[2])))
+    return EMBER_ERROR;
+  return EMBER_OK;
+}
+
+/* masked_fill: g where the mask kept the input (the engine sums a broadcast result's
+** gradient down to the input's shape) */
+static ember_status grad_masked_fill(const ember_call *c, ember_tensor *const *g,
+                                     ember_tensor **gi) {
+  ember_tensor *in[2] = { g[0], c->in[1] };
+  ember_call v;
+  if (!begin(&v, "masked_fill", 0, 2, in)) return EMBER_ERROR;
+  set_int(&v, 0, 0);
+  return (gi[0] = finish(&v)) ? EMBER_OK : EMBER_ERROR;
+}
+
+/* masked_select: g's entries go back, in order, to the positions where the mask
+** (broadcast to the common shape) is true; everywhere else zero. The positions come
+** from nonzero over the flattened mask, 0-based, and one scatter writes them. */
+static ember_status grad_masked_select(const ember_call *c, ember_tensor *const *g,
+                                       ember_tensor **gi) {
+  const ember_tensor *x = c->in[0], *mask = c->in[1];
+  int nd;
+  int64_t shape[EMBER_MAX_DIMS], flat_n, n = ember_tensor_numel(g[0]);
+  if (ember_broadcast_shapes("masked_select", x->ndim, x->shape, mask->ndim, mask->shape, &nd,
+                             shape) != EMBER_OK)
+    return EMBER_ERROR;
+  flat_n = ember_shape_numel(nd, shape);
+  ember_tensor *wide = ember_ag_expand(c->in[1], nd, shape);
+  ember_tensor *flat = ember_ag_reshape(wide, 1, &flat_n);
+  ember_tensor *pos = NULL, *where = NULL, *z = NULL, *r = NULL;
+  ember_call v;
+  if (begin(&v, "nonzero", 0, 1, &flat)) pos = finish(&v);   /* n x 1 */
+  where = ember_ag_reshape(pos, 1, &n);
+  if (where) z = ember_ag_zeros(g[0]->dtype, 1, &flat_n);
+  ember_tensor *in[3] = { z, where, g[0] };
+  if (z && begin(&v, "scatter", 0, 3, in)) {
+    set_int(&v, 0, 0);
+    v.inplace = 1;
+    r = finish(&v);
+  }
+  if (r) gi[0] = ember_ag_reshape(z, nd, shape);
+  ember_tensor_release(r);
+  ember_tensor_release(z);
+  ember_tensor_release(where);
+  ember_tensor_release(pos);
+  ember_tensor_release(flat);
+  ember_tensor_release(wide);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* sort, topk (dim attribute k): the values' gradient goes back to the positions the
+** indices output names; those are distinct along the dim, so scatter_add into zeros
+** writes each once */
+static ember_status grad_lines(const ember_call *c, ember_tensor *const *g, ember_tensor **gi,
+                               int k) {
+  gi[0] = scatter_into_zeros(c->index_base, c->in[0], (int)c->attr[k].i, c->out[1], g[0]);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+static ember_status grad_sort(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  return grad_lines(c, g, gi, 0);
+}
+
+static ember_status grad_topk(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  return grad_lines(c, g, gi, 1);
+}
+
+/* }====== */
+
 static const ember_attr_def dim_attr[] = { {"dim", EMBER_ATTR_DIM, NULL}, {NULL, 0, NULL} };
 static const ember_attr_def scatter_attrs[] = {
   {"dim", EMBER_ATTR_DIM, NULL}, {"value", EMBER_ATTR_FLOAT, "none"}, {NULL, 0, NULL} };
@@ -223,31 +429,37 @@ static const ember_attr_def sort_attrs[] = {
 
 const ember_op ember_ops_index[] = {
   { .name = "index_select", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = dim_attr,
-    .infer = infer_index_select, .cpu = ember_cpu_index_select, .flags = EMBER_OP_BOTH,
+    .infer = infer_index_select, .cpu = ember_cpu_index_select,
+    .backward = grad_index_select, .saves = EMBER_SAVES_IN(1), .flags = EMBER_OP_BOTH,
     .args = "#1 dim #2",
     .doc = "index_select(t, dim, index): entries of t at the (1-based) index values along dim; "
            "index a vector of integers; any dtype" },
   { .name = "gather", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = dim_attr,
-    .infer = infer_gather, .cpu = ember_cpu_gather, .flags = EMBER_OP_BOTH, .args = "#1 dim #2",
+    .infer = infer_gather, .cpu = ember_cpu_gather,
+    .backward = grad_gather, .saves = EMBER_SAVES_IN(1), .flags = EMBER_OP_BOTH, .args = "#1 dim #2",
     .doc = "gather(t, dim, index): out[i][j] = t[i][index[i][j]] (dim 2); result has index's "
            "shape, which fits in t's outside dim; any dtype" },
   { .name = "scatter", .min_inputs = 2, .max_inputs = 3, .nout = 1, .attrs = scatter_attrs,
     .infer = infer_scatter, .cpu = ember_cpu_scatter,
+    .backward = grad_scatter, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE | EMBER_OP_SCALARS, .args = "#1 dim #2 #3 value",
     .doc = "scatter(t, dim, index, src | value): copy of t with t[i][index[i][j]] = src[i][j] "
            "(dim 2); src a tensor of t's dtype or a number; repeated indices: last wins" },
   { .name = "scatter_add", .min_inputs = 3, .max_inputs = 3, .nout = 1, .attrs = dim_attr,
     .infer = infer_scatter_add, .cpu = ember_cpu_scatter_add,
+    .backward = grad_scatter_add, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE, .args = "#1 dim #2 #3",
     .doc = "scatter_add(t, dim, index, src): copy of t with t[i][index[i][j]] += src[i][j] "
            "(dim 2); src of t's dtype" },
   { .name = "masked_fill", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = value_attr,
     .infer = infer_masked_fill, .cpu = ember_cpu_masked_fill,
+    .backward = grad_masked_fill, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
     .doc = "masked_fill(t, mask, value): value where the bool mask is true; mask broadcasts "
            "(to t's shape in place: t[mask] = value); any dtype" },
   { .name = "masked_select", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_masked_select, .cpu = ember_cpu_masked_select,
+    .backward = grad_masked_select, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_ALLOCS,
     .doc = "masked_select(t, mask): 1-D tensor of t's entries where the bool mask is true, in "
            "order; t and mask broadcast; t[mask]" },
@@ -256,12 +468,14 @@ const ember_op ember_ops_index[] = {
     .doc = "nonzero(t): n x t:dim() i64 tensor of the (1-based) indices of nonzero entries, "
            "in row-major order" },
   { .name = "topk", .min_inputs = 1, .max_inputs = 1, .nout = 2, .attrs = topk_attrs,
-    .infer = infer_topk, .cpu = ember_cpu_topk, .flags = EMBER_OP_BOTH | EMBER_OP_INDEX_OUT,
+    .infer = infer_topk, .cpu = ember_cpu_topk, .backward = grad_topk, .saves = EMBER_SAVES_OUT(1),
+    .flags = EMBER_OP_BOTH | EMBER_OP_INDEX_OUT,
     .doc = "topk(t, k, dim=-1, largest=true, sorted=true) -> values, indices (i64, 1-based): "
            "the k largest (smallest) along dim, best first; NaN counts as largest; ties keep "
            "the earlier index" },
   { .name = "sort", .min_inputs = 1, .max_inputs = 1, .nout = 2, .attrs = sort_attrs,
-    .infer = infer_sort, .cpu = ember_cpu_sort, .flags = EMBER_OP_BOTH | EMBER_OP_INDEX_OUT,
+    .infer = infer_sort, .cpu = ember_cpu_sort, .backward = grad_sort, .saves = EMBER_SAVES_OUT(1),
+    .flags = EMBER_OP_BOTH | EMBER_OP_INDEX_OUT,
     .doc = "sort(t, dim=-1, descending=false, stable=false) -> values, indices (i64, 1-based); "
            "NaN sorts as largest; always stable (equal values keep their order)" },
   { .name = NULL },

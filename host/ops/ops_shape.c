@@ -6,8 +6,16 @@
 ** (0 <= dim < ndim), so the kernels need not check again. Dims in messages are shown
 ** the way the caller wrote them: 1-based from Lua (index_base 1), 0-based from C.
 ** None of these ops looks at values, so none casts its input: they run on every dtype.
+**
+** Backward rules move the gradient the other way: cat's by narrow views of g, stack's
+** by select views, split's, chunk's and unbind's by one cat or stack of the pieces'
+** gradients; flip, roll, tril and triu are (or invert by) the same op on g, and repeat
+** sums g over the tiles.
 */
+#include <string.h>
+
 #include "ops.h"
+#include "autograd.h"
 #include "../cpu/shape.h"
 
 /* {====== helpers */
@@ -228,6 +236,153 @@ static ember_status infer_triangle(ember_call *c) {
 
 /* }====== */
 
+/* {====== backward rules */
+
+static const ember_op *op_named(const ember_op **cache, const char *name) {
+  if (*cache == NULL) *cache = ember_op_find(name);
+  return *cache;
+}
+
+/* First output of a call whose attributes the caller has set; NULL on error. */
+static ember_tensor *run(ember_call *v) {
+  if (ember_dispatch(v) != EMBER_OK) return NULL;
+  for (int k = 1; k < v->nout; k++) ember_tensor_release(v->out[k]);
+  return v->out[0];
+}
+
+/* narrow(g, d, start, len) and select(g, d, i): views, no copy */
+static ember_tensor *narrowed(ember_tensor *g, int d, int64_t start, int64_t len) {
+  static const ember_op *narrow;
+  ember_call v;
+  ember_call_init(&v, op_named(&narrow, "narrow"), 1, &g);
+  v.attr[0].present = v.attr[1].present = v.attr[2].present = 1;
+  v.attr[0].i = d;
+  v.attr[1].i = start;
+  v.attr[2].i = len;
+  return run(&v);
+}
+
+static ember_tensor *selected(ember_tensor *g, int d, int64_t i) {
+  static const ember_op *select;
+  ember_call v;
+  ember_call_init(&v, op_named(&select, "select"), 1, &g);
+  v.attr[0].present = v.attr[1].present = 1;
+  v.attr[0].i = d;
+  v.attr[1].i = i;
+  return run(&v);
+}
+
+/* cat: input i's gradient is the stretch of g along dim it filled */
+static ember_status grad_cat(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  int d = (int)c->attr[0].i;
+  int skipping = g[0]->ndim != 1;    /* (0,)-shaped inputs took no place in g */
+  int64_t at = 0;
+  for (int i = 0; i < c->nin; i++) {
+    const ember_tensor *x = c->in[i];
+    if (skipping && cat_skipped(x)) {
+      if (ember_needs_grad(c, i) && !(gi[i] = ember_ag_zeros(g[0]->dtype, 1, x->shape)))
+        return EMBER_ERROR;
+      continue;
+    }
+    int64_t len = x->shape[d];
+    if (ember_needs_grad(c, i) && !(gi[i] = narrowed(g[0], d, at, len))) return EMBER_ERROR;
+    at += len;
+  }
+  return EMBER_OK;
+}
+
+/* stack: input i's gradient is slice i of g along the new dim */
+static ember_status grad_stack(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  int d = (int)c->attr[0].i;
+  for (int i = 0; i < c->nin; i++)
+    if (ember_needs_grad(c, i) && !(gi[i] = selected(g[0], d, i))) return EMBER_ERROR;
+  return EMBER_OK;
+}
+
+/* split, chunk (dim attribute 1): the pieces' gradients joined again */
+static ember_status grad_split(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = ember_ag_opf("cat", c->nlist, g, "dim=%d", (int)c->attr[1].i);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+static ember_status grad_unbind(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = ember_ag_opf("stack", c->nlist, g, "dim=%d", (int)c->attr[0].i);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* flip, tril, triu: the same op on g (flip undoes itself; the triangle ops pass the
+** gradient where they kept the value) */
+static ember_status grad_same(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  ember_tensor *x = g[0];
+  ember_call v;
+  ember_call_init(&v, c->op, 1, &x);
+  memcpy(v.attr, c->attr, sizeof v.attr);
+  return (gi[0] = run(&v)) ? EMBER_OK : EMBER_ERROR;
+}
+
+/* roll: g rolled back by the opposite shifts */
+static ember_status grad_roll(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  ember_tensor *x = g[0];
+  ember_call v;
+  ember_call_init(&v, c->op, 1, &x);
+  memcpy(v.attr, c->attr, sizeof v.attr);
+  for (int k = 0; k < v.attr[0].n; k++) v.attr[0].v[k] = -v.attr[0].v[k];
+  return (gi[0] = run(&v)) ? EMBER_OK : EMBER_ERROR;
+}
+
+/* repeat: output dim k (past the new leading ones) holds reps[k] tiles of input dim k.
+** g is viewed with each such dim split into (tiles, size) and summed over the tiles and
+** the leading dims: one reshape and one sum. Only when the split would pass
+** EMBER_MAX_DIMS does it take several passes, each merging the dims already done into
+** one in front and the dims still to do into one at the back. */
+static ember_status grad_repeat(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  const ember_tensor *x = c->in[0];
+  int nlead = c->attr[0].n - x->ndim;
+  const int64_t *reps = c->attr[0].v + nlead;
+  int64_t lead = 1;
+  for (int k = 0; k < nlead; k++) lead *= c->attr[0].v[k];
+  ember_tensor *cur = g[0];
+  ember_tensor_retain(cur);
+  int k = 0;                                 /* input dims summed so far */
+  for (int first = 1; cur && ((first && nlead > 0) || k < x->ndim); first = 0) {
+    int64_t shape[EMBER_MAX_DIMS];
+    int dims[EMBER_MAX_DIMS], nd = 0, ns = 0;
+    if (first && nlead > 0) {
+      dims[ns++] = nd;
+      shape[nd++] = lead;
+    } else if (k > 0) {
+      shape[nd++] = ember_shape_numel(k, x->shape);
+    }
+    for (; k < x->ndim; k++) {
+      int need = (reps[k] != 1 ? 2 : 1) + (k + 1 < x->ndim ? 1 : 0);  /* and the back */
+      if (nd + need > EMBER_MAX_DIMS) break;
+      if (reps[k] != 1) {
+        dims[ns++] = nd;
+        shape[nd++] = reps[k];
+      }
+      shape[nd++] = x->shape[k];
+    }
+    if (k < x->ndim) {
+      shape[nd] = 1;
+      for (int j = k; j < x->ndim; j++) shape[nd] *= reps[j] * x->shape[j];
+      nd++;
+    }
+    ember_tensor *r = ember_ag_reshape(cur, nd, shape);
+    ember_tensor_release(cur);
+    cur = ns && r ? ember_ag_sum_dims(r, ns, dims, 0) : r;
+    if (cur != r) ember_tensor_release(r);
+  }
+  if (cur && (cur->ndim != x->ndim || memcmp(cur->shape, x->shape, x->ndim * sizeof x->shape[0]))) {
+    ember_tensor *r = ember_ag_reshape(cur, x->ndim, x->shape);
+    ember_tensor_release(cur);
+    cur = r;
+  }
+  gi[0] = cur;
+  return cur ? EMBER_OK : EMBER_ERROR;
+}
+
+/* }====== */
+
 static const ember_attr_def dim0_attr[] = { {"dim", EMBER_ATTR_DIM, "0"}, {NULL, 0, NULL} };
 static const ember_attr_def split_attrs[] = {
   {"split_size", EMBER_ATTR_INTS, NULL}, {"dim", EMBER_ATTR_DIM, "0"}, {NULL, 0, NULL} };
@@ -241,38 +396,48 @@ static const ember_attr_def diagonal_attr[] = { {"diagonal", EMBER_ATTR_INT, "0"
 
 const ember_op ember_ops_shape[] = {
   { .name = "cat", .min_inputs = 1, .max_inputs = -1, .nout = 1, .attrs = dim0_attr,
-    .infer = infer_cat, .cpu = ember_cpu_cat, .flags = EMBER_OP_FUNCTION | EMBER_OP_LIST_IN,
+    .infer = infer_cat, .cpu = ember_cpu_cat, .backward = grad_cat,
+    .flags = EMBER_OP_FUNCTION | EMBER_OP_LIST_IN,
     .doc = "cat({t...}, dim=1): joins along dim; other dims must match; (0,)-shaped inputs are "
            "skipped; dtypes promoted" },
   { .name = "stack", .min_inputs = 1, .max_inputs = -1, .nout = 1, .attrs = dim0_attr,
-    .infer = infer_stack, .cpu = ember_cpu_stack, .flags = EMBER_OP_FUNCTION | EMBER_OP_LIST_IN,
+    .infer = infer_stack, .cpu = ember_cpu_stack, .backward = grad_stack,
+    .flags = EMBER_OP_FUNCTION | EMBER_OP_LIST_IN,
     .doc = "stack({t...}, dim=1): n equal shapes -> new dim of size n at dim; dtypes promoted" },
   { .name = "split", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = split_attrs,
-    .infer = infer_split, .cpu = ember_cpu_split, .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
+    .infer = infer_split, .cpu = ember_cpu_split, .backward = grad_split,
+    .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
     .doc = "split(t, split_size | {sizes}, dim=1): list of views; pieces of split_size (the "
            "last shorter) or of the given sizes, which must sum to the dim's size" },
   { .name = "chunk", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = chunk_attrs,
-    .infer = infer_chunk, .cpu = ember_cpu_chunk, .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
+    .infer = infer_chunk, .cpu = ember_cpu_chunk, .backward = grad_split,
+    .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
     .doc = "chunk(t, chunks, dim=1): list of at most `chunks` views of ceil(size/chunks)" },
   { .name = "unbind", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim0_attr,
-    .infer = infer_unbind, .cpu = ember_cpu_unbind, .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
+    .infer = infer_unbind, .cpu = ember_cpu_unbind, .backward = grad_unbind,
+    .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
     .doc = "unbind(t, dim=1): list of the size(dim) views with dim removed" },
   { .name = "flip", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = flip_attrs,
-    .infer = infer_flip, .cpu = ember_cpu_flip, .flags = EMBER_OP_BOTH,
+    .infer = infer_flip, .cpu = ember_cpu_flip, .backward = grad_same,
+    .flags = EMBER_OP_BOTH,
     .doc = "flip(t, dims...): copy with the order along each of dims reversed; any dtype" },
   { .name = "roll", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = roll_attrs,
-    .infer = infer_roll, .cpu = ember_cpu_roll, .flags = EMBER_OP_BOTH,
+    .infer = infer_roll, .cpu = ember_cpu_roll, .backward = grad_roll,
+    .flags = EMBER_OP_BOTH,
     .doc = "roll(t, shifts, dims): elements shifted cyclically along dims (one shift per dim); "
            "without dims the flattened tensor rolls by one shift; any dtype" },
   { .name = "repeat", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = repeat_attrs,
-    .infer = infer_repeat, .cpu = ember_cpu_repeat, .flags = EMBER_OP_BOTH,
+    .infer = infer_repeat, .cpu = ember_cpu_repeat, .backward = grad_repeat,
+    .flags = EMBER_OP_BOTH,
     .doc = "repeat(t, sizes...): t tiled sizes[k] times along dim k; #sizes >= t:dim(), extra "
            "sizes add leading dims; any dtype" },
   { .name = "tril", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = diagonal_attr,
-    .infer = infer_triangle, .cpu = ember_cpu_tril, .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
+    .infer = infer_triangle, .cpu = ember_cpu_tril, .backward = grad_same,
+    .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
     .doc = "tril(t, diagonal=0): last two dims keep j <= i + diagonal, the rest zero; batched" },
   { .name = "triu", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = diagonal_attr,
-    .infer = infer_triangle, .cpu = ember_cpu_triu, .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
+    .infer = infer_triangle, .cpu = ember_cpu_triu, .backward = grad_same,
+    .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
     .doc = "triu(t, diagonal=0): last two dims keep j >= i + diagonal, the rest zero; batched" },
   { .name = NULL },
 };

@@ -4,8 +4,17 @@
 ** squeeze, unsqueeze, flatten) and the copies that go with them (contiguous, clone,
 ** to, copy_, fill_). The view makers live in host/core/view.c; an entry here gives
 ** them a name that autograd and export can record.
+**
+** Backward rules: a view's gradient is the inverse move of the output's gradient,
+** one op call where the move has an inverse (transpose of g, g reshaped back, g summed
+** over what expand repeated). A view that drops elements (narrow, select, slice) gives
+** zeros of the input's shape with g written into the same region, found by running
+** the same view op, with the same attributes, on the zeros.
 */
+#include <string.h>
+
 #include "ops.h"
+#include "autograd.h"
 
 static ember_status view_unsqueeze(ember_call *c);
 
@@ -176,6 +185,128 @@ static ember_status cpu_fill(ember_call *c) {
   return ember_fill_(c->out[0], c->attr[0].f);
 }
 
+/* {====== backward rules */
+
+static ember_tensor *retained(ember_tensor *t) {
+  ember_tensor_retain(t);
+  return t;
+}
+
+/* The op of call c again, with c's attributes, on x instead of c's input. */
+static ember_tensor *same_op(const ember_call *c, ember_tensor *x) {
+  if (x == NULL) return NULL;
+  ember_call v;
+  ember_call_init(&v, c->op, 1, &x);
+  memcpy(v.attr, c->attr, sizeof v.attr);
+  v.index_base = c->index_base;
+  if (ember_dispatch(&v) != EMBER_OK) return NULL;
+  for (int k = 1; k < v.nout; k++) ember_tensor_release(v.out[k]);
+  return v.out[0];
+}
+
+/* dst[...] = src through the copy op, so any device's copy serves */
+static ember_status copy_into(ember_tensor *dst, ember_tensor *src) {
+  static const ember_op *copy;
+  if (copy == NULL) copy = ember_op_find("copy");
+  ember_tensor *in[2] = { dst, src };
+  ember_call c;
+  ember_call_init(&c, copy, 2, in);
+  c.inplace = 1;
+  if (ember_dispatch(&c) != EMBER_OK) return EMBER_ERROR;
+  ember_tensor_release(c.out[0]);
+  return EMBER_OK;
+}
+
+/* view, reshape, flatten, squeeze, unsqueeze: g back to the input's shape */
+static ember_status grad_reshape(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = ember_ag_reshape(g[0], c->in[0]->ndim, c->in[0]->shape);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* narrow, select, slice: zeros of the input's shape, g written into the region the
+** view picked */
+static ember_status grad_region(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  const ember_tensor *x = c->in[0];
+  ember_tensor *z = ember_ag_zeros(g[0]->dtype, x->ndim, x->shape);
+  ember_tensor *region = same_op(c, z);
+  ember_status st = region ? copy_into(region, g[0]) : EMBER_ERROR;
+  ember_tensor_release(region);
+  if (st != EMBER_OK) {
+    ember_tensor_release(z);
+    return EMBER_ERROR;
+  }
+  gi[0] = z;
+  return EMBER_OK;
+}
+
+/* transpose is its own inverse */
+static ember_status grad_transpose(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = ember_ag_transpose(g[0], (int)c->attr[0].i, (int)c->attr[1].i);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+static ember_status grad_t(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = c->in[0]->ndim == 2 ? ember_ag_transpose(g[0], 0, 1) : retained(g[0]);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* permute by the inverse permutation: output dim i came from input dim dims[i] */
+static ember_status grad_permute(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  static const ember_op *permute;
+  if (permute == NULL) permute = ember_op_find("permute");
+  int nd = c->in[0]->ndim;
+  ember_tensor *x = g[0];
+  ember_call v;
+  ember_call_init(&v, permute, 1, &x);
+  v.attr[0].present = 1;
+  v.attr[0].n = nd;
+  for (int i = 0; i < nd; i++) {
+    int64_t d = c->attr[0].v[i];
+    v.attr[0].v[d < 0 ? d + nd : d] = i;
+  }
+  if (ember_dispatch(&v) != EMBER_OK) return EMBER_ERROR;
+  gi[0] = v.out[0];
+  return EMBER_OK;
+}
+
+/* expand, expand_as: g summed over the repeated dims (expand_as's `other` gives
+** only a shape, so it gets no gradient) */
+static ember_status grad_expand(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = ember_ag_sum_to(g[0], c->in[0]->ndim, c->in[0]->shape);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* contiguous, clone: the values pass through */
+static ember_status grad_identity(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  (void)c;
+  gi[0] = retained(g[0]);
+  return EMBER_OK;
+}
+
+/* to: g converted back to the input's dtype (an integer result has no gradient, so
+** only float to float conversions get here) */
+static ember_status grad_to(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  gi[0] = ember_ag_to(g[0], c->in[0]->dtype);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* copy_(dst, src): dst's old values are gone (zero gradient); src's gradient is g,
+** which the engine sums down to src's shape (src was broadcast) and converts */
+static ember_status grad_copy(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  if (ember_needs_grad(c, 0) && !(gi[0] = ember_ag_zeros_like(g[0]))) return EMBER_ERROR;
+  if (ember_needs_grad(c, 1)) gi[1] = retained(g[0]);
+  return EMBER_OK;
+}
+
+/* fill_: the result does not depend on the old values */
+static ember_status grad_fill(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  (void)c;
+  gi[0] = ember_ag_zeros_like(g[0]);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* }====== */
+
 static const ember_attr_def size_attr[] = { {"size", EMBER_ATTR_SIZE, NULL}, {NULL, 0, NULL} };
 static const ember_attr_def narrow_attrs[] = {
   {"dim", EMBER_ATTR_DIM, NULL}, {"start", EMBER_ATTR_INDEX, NULL},
@@ -196,42 +327,57 @@ static const ember_attr_def flatten_attrs[] = {
 static const ember_attr_def to_attrs[] = { {"dtype", EMBER_ATTR_DTYPE, NULL}, {NULL, 0, NULL} };
 static const ember_attr_def fill_attrs[] = { {"value", EMBER_ATTR_FLOAT, NULL}, {NULL, 0, NULL} };
 
-#define VIEW(nm, fn, at, d) \
+#define VIEW(nm, fn, at, bw, d) \
   { .name = nm, .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = at, \
-    .infer = infer_view, .cpu = fn, .vulkan = fn, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW, .doc = d }
+    .infer = infer_view, .cpu = fn, .vulkan = fn, .backward = bw, \
+    .flags = EMBER_OP_BOTH | EMBER_OP_VIEW, .doc = d }
 
 const ember_op ember_ops_view[] = {
-  VIEW("view", view_view, size_attr, "view(t, size...): same storage, new shape (-1 inferred); strides must allow it"),
-  VIEW("reshape", view_reshape, size_attr, "reshape(t, size...): a view when strides allow, else a copy"),
+  VIEW("view", view_view, size_attr, grad_reshape,
+       "view(t, size...): same storage, new shape (-1 inferred); strides must allow it"),
+  VIEW("reshape", view_reshape, size_attr, grad_reshape,
+       "reshape(t, size...): a view when strides allow, else a copy"),
   { .name = "narrow", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = narrow_attrs,
-    .infer = infer_narrow, .cpu = view_narrow, .vulkan = view_narrow, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .infer = infer_narrow, .cpu = view_narrow, .vulkan = view_narrow,
+    .backward = grad_region, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
     .doc = "narrow(t, dim, start, length): view of `length` entries from `start`" },
   { .name = "select", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = select_attrs,
-    .infer = infer_select, .cpu = view_select, .vulkan = view_select, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .infer = infer_select, .cpu = view_select, .vulkan = view_select,
+    .backward = grad_region, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
     .doc = "select(t, dim, index): view with dim removed" },
   { .name = "slice", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = slice_attrs,
-    .infer = infer_view, .cpu = view_slice, .vulkan = view_slice, .flags = EMBER_OP_VIEW,
+    .infer = infer_view, .cpu = view_slice, .vulkan = view_slice,
+    .backward = grad_region, .flags = EMBER_OP_VIEW,
     .doc = "slice(t, dim, start, stop, step): 0-based, stop exclusive; what t[{...}] records" },
-  VIEW("transpose", view_transpose, transpose_attrs, "transpose(t, dim0, dim1): swaps two dims"),
-  VIEW("t", view_t, NULL, "t(m): transpose of a tensor with at most 2 dims"),
-  VIEW("permute", view_permute, permute_attrs, "permute(t, dims...): reorders all dims"),
-  VIEW("expand", view_expand, size_attr, "expand(t, size...): size-1 dims repeated with stride 0; -1 keeps a dim"),
+  VIEW("transpose", view_transpose, transpose_attrs, grad_transpose,
+       "transpose(t, dim0, dim1): swaps two dims"),
+  VIEW("t", view_t, NULL, grad_t, "t(m): transpose of a tensor with at most 2 dims"),
+  VIEW("permute", view_permute, permute_attrs, grad_permute,
+       "permute(t, dims...): reorders all dims"),
+  VIEW("expand", view_expand, size_attr, grad_expand,
+       "expand(t, size...): size-1 dims repeated with stride 0; -1 keeps a dim"),
   { .name = "expand_as", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_view, .cpu = view_expand_as, .vulkan = view_expand_as,
-    .flags = EMBER_OP_BOTH | EMBER_OP_VIEW, .doc = "expand_as(t, other): expand to other's shape" },
-  VIEW("squeeze", view_squeeze, squeeze_attrs, "squeeze(t [, dim]): drops size-1 dims (or that one)"),
-  VIEW("unsqueeze", view_unsqueeze, unsqueeze_attrs, "unsqueeze(t, dim): inserts a size-1 dim"),
+    .backward = grad_expand, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .doc = "expand_as(t, other): expand to other's shape" },
+  VIEW("squeeze", view_squeeze, squeeze_attrs, grad_reshape,
+       "squeeze(t [, dim]): drops size-1 dims (or that one)"),
+  VIEW("unsqueeze", view_unsqueeze, unsqueeze_attrs, grad_reshape,
+       "unsqueeze(t, dim): inserts a size-1 dim"),
   { .name = "flatten", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = flatten_attrs,
-    .infer = infer_flatten, .cpu = view_flatten, .vulkan = view_flatten, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .infer = infer_flatten, .cpu = view_flatten, .vulkan = view_flatten,
+    .backward = grad_reshape, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
     .doc = "flatten(t, start_dim=1, end_dim=-1): merges a run of dims" },
-  VIEW("contiguous", view_contiguous, NULL, "contiguous(t): t if already contiguous, else a contiguous copy"),
-  VIEW("clone", view_clone, NULL, "clone(t): a contiguous copy"),
-  VIEW("to", view_to, to_attrs, "to(t, dtype): converted copy (t itself if the dtype matches)"),
+  VIEW("contiguous", view_contiguous, NULL, grad_identity,
+       "contiguous(t): t if already contiguous, else a contiguous copy"),
+  VIEW("clone", view_clone, NULL, grad_identity, "clone(t): a contiguous copy"),
+  VIEW("to", view_to, to_attrs, grad_to,
+       "to(t, dtype): converted copy (t itself if the dtype matches)"),
   { .name = "copy", .min_inputs = 2, .max_inputs = 2, .nout = 1, .infer = infer_copy,
-    .cpu = cpu_copy, .flags = EMBER_OP_INPLACE,
+    .cpu = cpu_copy, .backward = grad_copy, .flags = EMBER_OP_INPLACE,
     .doc = "t:copy_(src): src broadcast to t's shape and converted to its dtype, written into t" },
   { .name = "fill", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = fill_attrs,
-    .infer = infer_copy, .cpu = cpu_fill, .flags = EMBER_OP_INPLACE,
+    .infer = infer_copy, .cpu = cpu_fill, .backward = grad_fill, .flags = EMBER_OP_INPLACE,
     .doc = "t:fill_(value): every element set to value" },
   { .name = NULL },
 };
