@@ -2,7 +2,7 @@
 # deps.sh — install the Debian packages ember needs, only those that are missing.
 # Runs apt-get update first when something has to be installed.
 set -e
-PKGS="gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev lua-busted
+PKGS="gcc make pkg-config lua5.4 liblua5.4-dev libopenblas-dev lua-busted lua-dkjson
       libreadline-dev python3-torch python3-numpy clang libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $PKGS; do
