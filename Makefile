@@ -83,7 +83,7 @@ bench: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@$(BUILD)/ember scripts/demo.lua
+	@$(BUILD)/ember scripts/demo.lua $(BUILD)/demo
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
