@@ -354,3 +354,36 @@ describe("memory", function()
     assert.equal(before, ember.heap_bytes())
   end)
 end)
+
+describe("in place with aliased inputs", function()
+  it("refuses an in-place op that reads its own target, before writing", function()
+    local x = leaf({ 0.5, -1, 2 })
+    local z = x * 1
+    local msg = err(function() z:mul_(z) end)
+    assert.truthy(msg:find("shares memory", 1, true), msg)
+    assert.same({ 0.5, -1, 2 }, z:totable())       -- nothing was written
+  end)
+end)
+
+describe("string attributes", function()
+  it("keeps its own copy of a string attribute for backward", function()
+    local x = leaf({ -1, 0.5, 2 })
+    local mode = string.rep("n", 1) .. "one"         -- a string only this call holds
+    local y = ember.gelu(x, mode)
+    mode = nil
+    collectgarbage()
+    collectgarbage()
+    ember.sum(y):backward()
+    -- gelu'(x) = Phi(x) + x phi(x)
+    local function phi(v) return math.exp(-v * v / 2) / math.sqrt(2 * math.pi) end
+    local function Phi(v)
+      local t = 1 / (1 + 0.2316419 * math.abs(v))
+      local p = phi(v) * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))))
+      return v >= 0 and 1 - p or p
+    end
+    local g = x.grad:totable()
+    for i, v in ipairs({ -1, 0.5, 2 }) do
+      assert(math.abs(g[i] - (Phi(v) + v * phi(v))) < 1e-5, "element " .. i)
+    end
+  end)
+end)

@@ -29,11 +29,15 @@ describe("op table coverage", function()
 
   it("calls every op from some spec", function()
     local missing = {}
+    -- backward kernels have no Lua binding; grad_spec runs them through the rules
+    local nondiff = dofile("spec/grad/nondiff.lua")
     for _, op in ipairs(ember.ops()) do
+      if nondiff[op.name] == "backward kernel" then goto next end
       local n = escape(op.name)
       local used = specs:find("ember%." .. n .. "%(") or specs:find(":" .. n .. "_?%(")
                    or specs:find("%[\"" .. n .. "_?\"%]") or specs:find("\"" .. n .. "\"")
       if not used then missing[#missing + 1] = op.name end
+      ::next::
     end
     assert(#missing == 0, "ops no spec calls: " .. table.concat(missing, ", "))
   end)

@@ -68,6 +68,8 @@ struct node {
   ember_tensor **outs;           /* aliases of the outputs (list ops: all of them) */
   unsigned *out_version;
   ember_dtype *out_dtype;        /* per output; NONE: not differentiable (indices) */
+  char *strs;                    /* the call's string attributes, copied: the caller's
+                                    (a Lua string) may be gone by backward */
   /* NODE_ACCUMULATE */
   ember_tensor *leaf;
   /* NODE_CUSTOM */
@@ -259,6 +261,7 @@ static void node_release(node *n) {
       ember_tensor_release(n->leaf);
     }
     free(n->out_hooks);
+    free(n->strs);
     free(n->in_version);
     free(n->out_version);
     free(n->out_dtype);
@@ -325,6 +328,19 @@ static void drop_saved_self(ember_call *c) {
 
 void ember_autograd_call_done(ember_call *c) { drop_saved_self(c); }
 
+/* An in-place op whose other input is its own target (z:mul_(z)) reads a value it
+** overwrites; backward would see the new one. PyTorch refuses it too. */
+static ember_status check_inplace_alias(const ember_call *c) {
+  if (!c->inplace) return EMBER_OK;
+  const ember_storage *target = c->in[0]->storage;
+  for (int i = 1; i < c->nin && i < 8; i++)
+    if (c->in[i] && c->in[i]->storage == target && (c->op->saves & EMBER_SAVES_IN(i)))
+      return ember_error("%s_: input %d shares memory with the tensor written in place, and the "
+                         "gradient needs its old value; use the out-of-place %s", c->op->name, i + 1,
+                         c->op->name);
+  return EMBER_OK;
+}
+
 ember_status ember_autograd_before_inplace(ember_call *c) {
   if (!grad_mode || (c->op->flags & (EMBER_OP_CREATION | EMBER_OP_NONDIFF)) ||
       !any_requires_grad(c))
@@ -343,6 +359,7 @@ ember_status ember_autograd_before_inplace(ember_call *c) {
     return ember_error("%s_: the tensor is a view (made by %s) of a tensor that requires grad; "
                        "in-place changes through views are not recorded; clone() it first",
                        c->op->name, made->name);
+  if (check_inplace_alias(c) != EMBER_OK) return EMBER_ERROR;
   if (c->op->backward && (c->op->saves & EMBER_SAVES_IN(0))) {
     int old = ember_set_grad_enabled(0);
     c->saved_self = ember_clone(target);
@@ -367,12 +384,33 @@ static ember_tensor **call_outputs(const ember_call *c, int *n) {
   return (ember_tensor **)c->out;
 }
 
+/* Give node n its own copies of the call's string attributes. */
+static ember_status copy_strings(node *n) {
+  const ember_op *op = n->call.op;
+  size_t total = 0;
+  for (int k = 0; op->attrs && op->attrs[k].name; k++)
+    if (op->attrs[k].kind == EMBER_ATTR_STR && n->call.attr[k].s) total += strlen(n->call.attr[k].s) + 1;
+  if (total == 0) return EMBER_OK;
+  char *p = n->strs = malloc(total);
+  if (p == NULL) return ember_error("autograd: out of memory");
+  for (int k = 0; op->attrs && op->attrs[k].name; k++) {
+    ember_attr *a = &n->call.attr[k];
+    if (op->attrs[k].kind != EMBER_ATTR_STR || a->s == NULL) continue;
+    size_t len = strlen(a->s) + 1;
+    memcpy(p, a->s, len);
+    a->s = p;
+    p += len;
+  }
+  return EMBER_OK;
+}
+
 static ember_status record_op(ember_call *c, ember_tensor **outs, int nout) {
   const ember_op *op = c->op;
   node *n = node_new(NODE_OP, op->name, c->nin, nout);
   if (n == NULL) return EMBER_ERROR;
   n->call = *c;
   n->call.saved_self = NULL;
+  if (copy_strings(n) != EMBER_OK) goto fail;
   n->in = calloc(c->nin ? c->nin : 1, sizeof *n->in);
   n->in_version = calloc(c->nin ? c->nin : 1, sizeof *n->in_version);
   n->outs = calloc(nout ? nout : 1, sizeof *n->outs);

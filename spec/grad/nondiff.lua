@@ -16,4 +16,15 @@ return {
   linspace = creation, eye = creation, rand = creation, randn = creation, randint = creation,
   zeros_like = like, ones_like = like, full_like = like, empty_like = like,
   rand_like = like, randn_like = like, randint_like = like,
+  -- the conv family's backward kernels (dispatched by its rules, not bound in Lua)
+  conv2d_backward_input = "backward kernel", conv2d_backward_weight = "backward kernel",
+  max_pool2d_backward = "backward kernel", avg_pool2d_backward = "backward kernel",
+  adaptive_avg_pool2d_backward = "backward kernel", pad_backward = "backward kernel",
+  interpolate_backward = "backward kernel",
+  -- the nn family's backward kernel (dispatched by dropout's rule, not bound in Lua)
+  dropout_backward = "backward kernel",
+  -- the elementwise family's backward kernels (dispatched by its rules, not bound in Lua)
+  relu_backward = "backward kernel", tanh_backward = "backward kernel",
+  sigmoid_backward = "backward kernel", silu_backward = "backward kernel",
+  gelu_backward = "backward kernel", softplus_backward = "backward kernel",
 }
