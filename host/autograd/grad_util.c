@@ -197,7 +197,7 @@ ember_tensor *ember_ag_unreduce(const ember_call *c, ember_tensor *g, int dims_a
   int64_t kept[EMBER_MAX_DIMS];
   memcpy(kept, x->shape, x->ndim * sizeof *kept);
   const ember_attr *a = &c->attr[dims_attr];
-  if (!a->present) {                          /* all dims */
+  if (!a->present || a->n == 0) {             /* all dims, as the reduce kernels read it */
     for (int d = 0; d < x->ndim; d++) kept[d] = 1;
   } else {
     for (int i = 0; i < a->n; i++) {

@@ -4,8 +4,10 @@
 ** right operand as a column and drops that dim from the result, and broadcasts batch
 ** dims of operands with 3 or more dims. Like PyTorch, products want both operands in
 ** one dtype (no promotion); f16/bf16 are computed in f32, small integer types in i64.
-** Kernels are in host/cpu/linalg.c.
+** Kernels are in host/cpu/linalg.c; the backward rules are products of the same ops.
 */
+#include <string.h>
+
 #include "ops.h"
 #include "autograd.h"
 #include "../cpu/linalg.h"
@@ -147,6 +149,11 @@ static const ember_attr_def addmm_attrs[] = {
 
 /* {====== backward rules */
 
+static ember_tensor *op2(const char *name, ember_tensor *a, ember_tensor *b) {
+  ember_tensor *in[2] = { a, b };
+  return ember_ag_op(name, 2, in, "");
+}
+
 /* mm(a, b): da = g @ b^T, db = a^T @ g */
 static ember_status grad_mm(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
   if (ember_needs_grad(c, 0)) {
@@ -164,11 +171,151 @@ static ember_status grad_mm(const ember_call *c, ember_tensor *const *g, ember_t
   return EMBER_OK;
 }
 
+/* A product's gradient r for operand t, seen as the matrix t2 (a 1-D operand as a row
+** or a column): summed over the batch dims t2 was broadcast along, then given t's
+** shape back. */
+static ember_tensor *fit(ember_tensor *r, const ember_tensor *t2, const ember_tensor *t) {
+  ember_tensor *s = ember_ag_sum_to(r, t2->ndim, t2->shape);
+  ember_tensor_release(r);
+  if (s == NULL || t->ndim == t2->ndim) return s;
+  ember_tensor *v = ember_ag_reshape(s, t->ndim, t->shape);
+  ember_tensor_release(s);
+  return v;
+}
+
+/* matmul(a, b) at every rank. 1-D . 1-D is a dot: g b and g a. Otherwise a 1-D a is
+** the row 1 x k and a 1-D b the column k x 1, g gets those dims of 1 back, and the
+** products are the mm ones (da = g @ b^T, db = a^T @ g), batched and broadcast,
+** summed over the batch dims the operand did not have. When b is one matrix and a a
+** batch, db is one mm over a's rows folded together, not a batch of them summed. */
+static ember_status grad_matmul(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  ember_tensor *a = c->in[0], *b = c->in[1], *go = g[0];
+  if (a->ndim == 1 && b->ndim == 1) {
+    if (ember_needs_grad(c, 0) && (gi[0] = ember_ag_mul(go, b)) == NULL) return EMBER_ERROR;
+    if (ember_needs_grad(c, 1) && (gi[1] = ember_ag_mul(go, a)) == NULL) return EMBER_ERROR;
+    return EMBER_OK;
+  }
+  int64_t k = a->shape[a->ndim - 1], row[2] = { 1, k }, col[2] = { k, 1 };
+  int64_t gshape[EMBER_MAX_DIMS];
+  int gnd = go->ndim;
+  memcpy(gshape, go->shape, gnd * sizeof *gshape);
+  if (a->ndim == 1) {                 /* the row's dim of 1 goes before b's last */
+    if (b->ndim > 1) gshape[gnd] = gshape[gnd - 1];
+    gshape[b->ndim > 1 ? gnd - 1 : gnd] = 1;
+    gnd++;
+  }
+  if (b->ndim == 1) gshape[gnd++] = 1;
+  ember_tensor *a2 = a->ndim == 1 ? ember_ag_reshape(a, 2, row) : (ember_tensor_retain(a), a);
+  ember_tensor *b2 = b->ndim == 1 ? ember_ag_reshape(b, 2, col) : (ember_tensor_retain(b), b);
+  ember_tensor *g2 = ember_ag_reshape(go, gnd, gshape);
+  ember_status st = g2 && a2 && b2 ? EMBER_OK : EMBER_ERROR;
+  if (st == EMBER_OK && ember_needs_grad(c, 0)) {
+    ember_tensor *bt = ember_ag_transpose(b2, -1, -2);
+    gi[0] = fit(ember_ag_matmul(g2, bt), a2, a);
+    ember_tensor_release(bt);
+    if (gi[0] == NULL) st = EMBER_ERROR;
+  }
+  if (st == EMBER_OK && ember_needs_grad(c, 1)) {
+    ember_tensor *r;
+    if (b2->ndim == 2 && a2->ndim > 2) {
+      int64_t m = b2->shape[1], rows = 1;
+      for (int d = 0; d < a2->ndim - 1; d++) rows *= a2->shape[d];
+      int64_t as[2] = { rows, k }, gs[2] = { rows, m };
+      ember_tensor *af = ember_ag_reshape(a2, 2, as), *gf = ember_ag_reshape(g2, 2, gs);
+      ember_tensor *at = ember_ag_transpose(af, 0, 1);
+      r = ember_ag_mm(at, gf);
+      ember_tensor_release(af);
+      ember_tensor_release(gf);
+      ember_tensor_release(at);
+    } else {
+      ember_tensor *at = ember_ag_transpose(a2, -1, -2);
+      r = ember_ag_matmul(at, g2);
+      ember_tensor_release(at);
+    }
+    gi[1] = fit(r, b2, b);
+    if (gi[1] == NULL) st = EMBER_ERROR;
+  }
+  ember_tensor_release(a2);
+  ember_tensor_release(b2);
+  ember_tensor_release(g2);
+  return st;
+}
+
+/* bmm(a, b): da = g @ b^T, db = a^T @ g, batch by batch */
+static ember_status grad_bmm(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  if (ember_needs_grad(c, 0)) {
+    ember_tensor *bt = ember_ag_transpose(c->in[1], 1, 2);
+    gi[0] = op2("bmm", g[0], bt);
+    ember_tensor_release(bt);
+    if (gi[0] == NULL) return EMBER_ERROR;
+  }
+  if (ember_needs_grad(c, 1)) {
+    ember_tensor *at = ember_ag_transpose(c->in[0], 1, 2);
+    gi[1] = op2("bmm", at, g[0]);
+    ember_tensor_release(at);
+    if (gi[1] == NULL) return EMBER_ERROR;
+  }
+  return EMBER_OK;
+}
+
+/* addmm(input, m1, m2, beta, alpha): d input = beta g (the engine sums it down to
+** input's shape when input was broadcast), then mm's rule on alpha g */
+static ember_status grad_addmm(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  double beta = c->attr[0].f, alpha = c->attr[1].f;
+  if (ember_needs_grad(c, 0)) {
+    gi[0] = beta == 1 ? (ember_tensor_retain(g[0]), g[0]) : ember_ag_scale(g[0], beta);
+    if (gi[0] == NULL) return EMBER_ERROR;
+  }
+  if (!ember_needs_grad(c, 1) && !ember_needs_grad(c, 2)) return EMBER_OK;
+  ember_tensor *ga = alpha == 1 ? (ember_tensor_retain(g[0]), g[0]) : ember_ag_scale(g[0], alpha);
+  ember_status st = ga ? EMBER_OK : EMBER_ERROR;
+  if (st == EMBER_OK && ember_needs_grad(c, 1)) {
+    ember_tensor *bt = ember_ag_transpose(c->in[2], 0, 1);
+    gi[1] = ember_ag_mm(ga, bt);
+    ember_tensor_release(bt);
+    if (gi[1] == NULL) st = EMBER_ERROR;
+  }
+  if (st == EMBER_OK && ember_needs_grad(c, 2)) {
+    ember_tensor *at = ember_ag_transpose(c->in[1], 0, 1);
+    gi[2] = ember_ag_mm(at, ga);
+    ember_tensor_release(at);
+    if (gi[2] == NULL) st = EMBER_ERROR;
+  }
+  ember_tensor_release(ga);
+  return st;
+}
+
+/* outer(a, b) = a b^T: da = g @ b, db = a @ g (a row times g). outer promotes its
+** operands, the products do not: each is first brought to g's dtype. */
+static ember_status grad_outer(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  if (ember_needs_grad(c, 0)) {
+    ember_tensor *b = ember_ag_to(c->in[1], g[0]->dtype);
+    gi[0] = ember_ag_matmul(g[0], b);
+    ember_tensor_release(b);
+    if (gi[0] == NULL) return EMBER_ERROR;
+  }
+  if (ember_needs_grad(c, 1)) {
+    ember_tensor *a = ember_ag_to(c->in[0], g[0]->dtype);
+    gi[1] = ember_ag_matmul(a, g[0]);
+    ember_tensor_release(a);
+    if (gi[1] == NULL) return EMBER_ERROR;
+  }
+  return EMBER_OK;
+}
+
+/* dot(a, b): da = g b, db = g a (g is 0-dim) */
+static ember_status grad_dot(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  if (ember_needs_grad(c, 0) && (gi[0] = ember_ag_mul(g[0], c->in[1])) == NULL) return EMBER_ERROR;
+  if (ember_needs_grad(c, 1) && (gi[1] = ember_ag_mul(g[0], c->in[0])) == NULL) return EMBER_ERROR;
+  return EMBER_OK;
+}
+
 /* }====== */
 
 const ember_op ember_ops_linalg[] = {
   { .name = "matmul", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_matmul, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH,
+    .backward = grad_matmul, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "matmul(a, b): 1-D.1-D dot (0-dim), 2-D mm, a 1-D side gets a dim of 1 that "
            "the result drops, batch dims (3-D and up) broadcast; one dtype on both sides" },
   { .name = "mm", .min_inputs = 2, .max_inputs = 2, .nout = 1,
@@ -176,17 +323,21 @@ const ember_op ember_ops_linalg[] = {
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "mm(a, b): (n x k) @ (k x m) -> n x m; both 2-D, one dtype" },
   { .name = "bmm", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_bmm, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH,
+    .infer = infer_bmm, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH, .backward = grad_bmm,
+    .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "bmm(a, b): (b x n x k) @ (b x k x m) -> b x n x m; no broadcasting, one dtype" },
   { .name = "addmm", .min_inputs = 3, .max_inputs = 3, .nout = 1, .attrs = addmm_attrs,
     .infer = infer_addmm, .cpu = ember_cpu_addmm, .flags = EMBER_OP_BOTH,
+    .backward = grad_addmm, .saves = EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2),
     .doc = "addmm(input, m1, m2, beta=1, alpha=1) = beta*input + alpha*(m1 @ m2); input "
            "broadcasts to n x m; beta = 0 ignores input; one dtype" },
   { .name = "outer", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_outer, .cpu = ember_cpu_outer, .flags = EMBER_OP_BOTH,
+    .backward = grad_outer, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "outer(a, b): 1-D n and m -> n x m, out[i][j] = a[i]*b[j]; promotes dtypes" },
   { .name = "dot", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_dot, .cpu = ember_cpu_dot, .flags = EMBER_OP_BOTH,
+    .infer = infer_dot, .cpu = ember_cpu_dot, .flags = EMBER_OP_BOTH, .backward = grad_dot,
+    .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "dot(a, b): two 1-D vectors of one length and dtype -> 0-dim sum of products" },
   { .name = NULL },
 };

@@ -1,13 +1,22 @@
 /*
 ** ops_nn.c — op table entries of the nn family: the functional forms of layers that
 ** nn modules call (linear, softmax, log_softmax, layer_norm, batch_norm, embedding,
-** dropout, one_hot). Argument orders and layouts are PyTorch's (linear weight is
-** out x in, batch_norm's channel is dim 2 in Lua = dim 1 of NCHW). Float ops take
-** f32/f64 natively and compute f16/bf16 in f32; index inputs hold 1-based values
-** from Lua (c->index_base). Kernels are in host/cpu/nn.c.
+** dropout, one_hot), their backward rules, and dropout_backward, the kernel dropout's
+** rule dispatches (not bound in Lua). Argument orders and layouts are PyTorch's
+** (linear weight is out x in, batch_norm's channel is dim 2 in Lua = dim 1 of NCHW).
+** Float ops take f32/f64 natively and compute f16/bf16 in f32; index inputs hold
+** 1-based values from Lua (c->index_base). Kernels are in host/cpu/nn.c, but for
+** dropout_backward's, which lives here beside the rule whose stream it replays.
 */
+#include <stdio.h>
+
 #include "ops.h"
+#include "autograd.h"
 #include "../cpu/nn.h"
+
+/* dropout keeps in this attribute slot, past its declared ones, the Philox key and
+** counter its kernel draws from (see infer_dropout and grad_dropout) */
+#define DROPOUT_STREAM 2
 
 /* {====== shape and dtype rules */
 
@@ -145,6 +154,31 @@ static ember_status infer_dropout(ember_call *c) {
   if (!(p >= 0 && p <= 1))
     return ember_op_error(c, "probability has to be between 0 and 1, but got %g", p);
   float_like_input(c, 1);
+  /* Where the kernel will draw: the stream's key and next counter (reserving 0 draws
+  ** moves nothing). The node's copy of the call carries them to backward, which makes
+  ** the mask again; a kernel on any device must draw from this same position. */
+  ember_attr *s = &c->attr[DROPOUT_STREAM];
+  s->present = 1;
+  s->n = 2;
+  s->v[0] = (int64_t)ember_rng_seed();
+  s->v[1] = (int64_t)ember_rng_reserve(0);
+  return EMBER_OK;
+}
+
+/* dropout_backward(grad, p, stream): stream is the forward's key and counter as four
+** 32-bit words, low word first */
+static ember_status infer_dropout_backward(ember_call *c) {
+  double p = c->attr[0].f;
+  const ember_attr *s = &c->attr[1];
+  if (need_float(c, c->in[0], "grad") != EMBER_OK) return EMBER_ERROR;
+  if (!(p > 0 && p < 1))
+    return ember_op_error(c, "p must be between 0 and 1 (exclusive), got %g", p);
+  int bad = s->n != 4;
+  for (int i = 0; !bad && i < 4; i++) bad = s->v[i] < 0 || s->v[i] > 0xffffffffll;
+  if (bad)
+    return ember_op_error(c, "stream must be 4 words of 32 bits (key low, key high, counter low, "
+                          "counter high)");
+  float_like_input(c, 1);
   return EMBER_OK;
 }
 
@@ -168,6 +202,276 @@ static ember_status infer_one_hot(ember_call *c) {
 
 /* }====== */
 
+/* {====== the dropout_backward kernel */
+
+/* The forward's mask drawn again: element i (row-major) was kept when draw i of the
+** stream at the forward's key and counter was >= p, the test ember_cpu_dropout makes,
+** and its gradient is g scaled as the forward scaled x. */
+static ember_status cpu_dropout_backward(ember_call *c) {
+  ember_tensor *out = c->out[0];
+  const int64_t *w = c->attr[1].v;
+  double p = c->attr[0].f, scale = 1.0 / (1.0 - p);
+  uint64_t key = (uint64_t)w[0] | (uint64_t)w[1] << 32;
+  uint64_t first = (uint64_t)w[2] | (uint64_t)w[3] << 32;
+  ember_tensor *g = ember_contiguous(c->in[0]);
+  if (g == NULL) return EMBER_ERROR;
+  int64_t n = ember_tensor_numel(g), blocks = (n + 3) / 4;
+  int f32 = out->dtype == EMBER_F32;
+  const char *gd = ember_tensor_data(g);
+  char *od = ember_tensor_data(out);
+  #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    uint32_t r[4];
+    ember_philox4x32(key, first + (uint64_t)blk, r);
+    for (int64_t i = blk * 4; i < blk * 4 + 4 && i < n; i++) {
+      int keep = ember_u32_to_unit_f32(r[i & 3]) >= p;
+      if (f32) ((float *)od)[i] = keep ? ((const float *)gd)[i] * (float)scale : 0.0f;
+      else ((double *)od)[i] = keep ? ((const double *)gd)[i] * scale : 0.0;
+    }
+  }
+  ember_tensor_release(g);
+  return EMBER_OK;
+}
+
+/* }====== */
+
+/* {====== backward rules */
+
+static void drop(ember_tensor *a, ember_tensor *b, ember_tensor *c, ember_tensor *d) {
+  ember_tensor_release(a);
+  ember_tensor_release(b);
+  ember_tensor_release(c);
+  ember_tensor_release(d);
+}
+
+static ember_tensor *optional_in(const ember_call *c, int i) {
+  return i < c->nin ? c->in[i] : NULL;
+}
+
+/* linear(x, w, b) = x @ w^T + b, x's leading dims folded into rows (g likewise):
+** dx = g @ w, dw = g^T @ x, db = g summed over the rows. Three calls, each over the
+** whole batch; a 1-D x is one row (dw is then an outer product). */
+static ember_status grad_linear(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  ember_tensor *x = c->in[0], *w = c->in[1], *go = g[0];
+  int64_t nout = w->shape[0], nin = w->shape[1], rows = 1;
+  for (int d = 0; d < x->ndim - 1; d++) rows *= x->shape[d];
+  int64_t gs[2] = { rows, nout }, xs[2] = { rows, nin };
+  ember_tensor *g2 = x->ndim == 2 ? (ember_tensor_retain(go), go) : ember_ag_reshape(go, 2, gs);
+  if (g2 == NULL) return EMBER_ERROR;
+  ember_status st = EMBER_OK;
+  if (ember_needs_grad(c, 0)) {
+    ember_tensor *r = ember_ag_mm(g2, w);
+    gi[0] = x->ndim == 2 || r == NULL ? r : ember_ag_reshape(r, x->ndim, x->shape);
+    if (gi[0] != r) ember_tensor_release(r);
+    if (gi[0] == NULL) st = EMBER_ERROR;
+  }
+  if (st == EMBER_OK && ember_needs_grad(c, 1)) {
+    ember_tensor *x2 = x->ndim == 2 ? (ember_tensor_retain(x), x) : ember_ag_reshape(x, 2, xs);
+    ember_tensor *gt = ember_ag_transpose(g2, 0, 1);
+    gi[1] = ember_ag_mm(gt, x2);
+    drop(x2, gt, NULL, NULL);
+    if (gi[1] == NULL) st = EMBER_ERROR;
+  }
+  if (st == EMBER_OK && optional_in(c, 2) && ember_needs_grad(c, 2)) {
+    int first = 0;
+    gi[2] = ember_ag_sum_dims(g2, 1, &first, 0);  /* the engine sums on to a bias of 1 */
+    if (gi[2] == NULL) st = EMBER_ERROR;
+  }
+  ember_tensor_release(g2);
+  return st;
+}
+
+/* softmax along dim: dx = y (g - sum(g y)), with y the saved output */
+static ember_status grad_softmax(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  ember_tensor *y = c->out[0];
+  int dim = (int)c->attr[0].i;
+  ember_tensor *gy = ember_ag_mul(g[0], y);
+  ember_tensor *s = ember_ag_sum_dims(gy, 1, &dim, 1);
+  ember_tensor *d = ember_ag_sub(g[0], s);
+  gi[0] = ember_ag_mul(y, d);
+  drop(gy, s, d, NULL);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+/* log_softmax along dim: dx = g - exp(y) sum(g), exp(y) being the softmax */
+static ember_status grad_log_softmax(const ember_call *c, ember_tensor *const *g,
+                                     ember_tensor **gi) {
+  ember_tensor *y = c->out[0];
+  int dim = (int)c->attr[0].i;
+  ember_tensor *s = ember_ag_sum_dims(g[0], 1, &dim, 1);
+  ember_tensor *p = ember_ag_op("exp", 1, &y, "");
+  ember_tensor *ps = ember_ag_mul(p, s);
+  gi[0] = ember_ag_sub(g[0], ps);
+  drop(s, p, ps, NULL);
+  return gi[0] ? EMBER_OK : EMBER_ERROR;
+}
+
+static ember_tensor *number(double v) {   /* a Lua-style number: takes the tensor's dtype */
+  ember_tensor *k = ember_tensor_scalar(EMBER_F64, v);
+  if (k) k->flags |= EMBER_TENSOR_WRAPPED_NUMBER;
+  return k;
+}
+
+/* layer_norm over the last n dims: with xh = (x - mean) rstd, rstd = 1/sqrt(var + eps)
+** (the biased variance, the normalisation's own), and gh = g w,
+**   dx = rstd (gh - mean(gh) - xh mean(gh xh)),  dw = sum(g xh),  db = sum(g),
+** the means over the normalised dims, the sums over the leading ones. */
+static ember_status grad_layer_norm(const ember_call *c, ember_tensor *const *g,
+                                    ember_tensor **gi) {
+  ember_tensor *x = c->in[0], *w = optional_in(c, 1), *b = optional_in(c, 2);
+  int n = c->attr[0].n;
+  char mean_attrs[128], var_attrs[160];
+  size_t used = (size_t)snprintf(mean_attrs, sizeof mean_attrs, "keepdim=true,dim=");
+  for (int i = 0; i < n && used < sizeof mean_attrs; i++)
+    used += (size_t)snprintf(mean_attrs + used, sizeof mean_attrs - used, "%s%d", i ? ":" : "",
+                             x->ndim - n + i);
+  snprintf(var_attrs, sizeof var_attrs, "%s,correction=0", mean_attrs);
+  int want_x = ember_needs_grad(c, 0), want_w = w && ember_needs_grad(c, 1);
+  if (b && ember_needs_grad(c, 2) && (gi[2] = ember_ag_sum_to(g[0], n, b->shape)) == NULL)
+    return EMBER_ERROR;
+  if (!want_x && !want_w) return EMBER_OK;
+  ember_tensor *mu = ember_ag_op("mean", 1, &x, mean_attrs);
+  ember_tensor *var = ember_ag_op("var", 1, &x, var_attrs);
+  ember_tensor *eps = number(c->attr[1].f);
+  ember_tensor *ve = ember_ag_add(var, eps);
+  ember_tensor *rstd = ember_ag_op("rsqrt", 1, &ve, "");
+  ember_tensor *xc = ember_ag_sub(x, mu);
+  ember_tensor *xh = ember_ag_mul(xc, rstd);
+  drop(mu, var, eps, ve);
+  ember_tensor_release(xc);
+  ember_status st = xh && rstd ? EMBER_OK : EMBER_ERROR;
+  if (st == EMBER_OK && want_w) {
+    ember_tensor *gx = ember_ag_mul(g[0], xh);
+    gi[1] = ember_ag_sum_to(gx, n, w->shape);
+    ember_tensor_release(gx);
+    if (gi[1] == NULL) st = EMBER_ERROR;
+  }
+  if (st == EMBER_OK && want_x) {
+    ember_tensor *gh = w ? ember_ag_mul(g[0], w) : (ember_tensor_retain(g[0]), g[0]);
+    ember_tensor *a = ember_ag_op("mean", 1, &gh, mean_attrs);
+    ember_tensor *ghx = ember_ag_mul(gh, xh);
+    ember_tensor *m = ember_ag_op("mean", 1, &ghx, mean_attrs);
+    ember_tensor *xm = ember_ag_mul(xh, m);
+    ember_tensor *t1 = ember_ag_sub(gh, a);
+    ember_tensor *t2 = ember_ag_sub(t1, xm);
+    gi[0] = ember_ag_mul(t2, rstd);
+    drop(gh, a, ghx, m);
+    drop(xm, t1, t2, NULL);
+    if (gi[0] == NULL) st = EMBER_ERROR;
+  }
+  drop(rstd, xh, NULL, NULL);
+  return st;
+}
+
+/* batch_norm, inference form: y = (x - rm) rstd w + b per channel (dim 1), rstd =
+** 1/sqrt(rv + eps). dx = g w rstd, dw = sum(g (x - rm) rstd), db = sum(g), the sums
+** over every dim but the channel's. The running statistics are not differentiable:
+** PyTorch refuses them when they require grad, and so does this rule. */
+static ember_status grad_batch_norm(const ember_call *c, ember_tensor *const *g,
+                                    ember_tensor **gi) {
+  ember_tensor *x = c->in[0], *rm = c->in[1], *rv = c->in[2];
+  ember_tensor *w = optional_in(c, 3), *b = optional_in(c, 4);
+  if (ember_needs_grad(c, 1) || ember_needs_grad(c, 2))
+    return ember_error("backward of batch_norm: running_mean and running_var are not "
+                       "differentiable; detach them (or set requires_grad = false)");
+  int64_t cs[EMBER_MAX_DIMS];                   /* a channel vector as C x 1 x ... */
+  int nd = x->ndim - 1, sum_dims[EMBER_MAX_DIMS], ns = 0;
+  for (int d = 0; d < nd; d++) cs[d] = d == 0 ? x->shape[1] : 1;
+  for (int d = 0; d < x->ndim; d++)
+    if (d != 1) sum_dims[ns++] = d;
+  int want_x = ember_needs_grad(c, 0), want_w = w && ember_needs_grad(c, 3);
+  if (b && ember_needs_grad(c, 4) && (gi[4] = ember_ag_sum_dims(g[0], ns, sum_dims, 0)) == NULL)
+    return EMBER_ERROR;
+  if (!want_x && !want_w) return EMBER_OK;
+  ember_tensor *k = number(c->attr[0].f);
+  ember_tensor *ve = ember_ag_add(rv, k);
+  ember_tensor *rstd = ember_ag_op("rsqrt", 1, &ve, "");
+  drop(k, ve, NULL, NULL);
+  ember_status st = rstd ? EMBER_OK : EMBER_ERROR;
+  if (st == EMBER_OK && want_w) {
+    ember_tensor *mc = ember_ag_reshape(rm, nd, cs), *rc = ember_ag_reshape(rstd, nd, cs);
+    ember_tensor *xc = ember_ag_sub(x, mc);
+    ember_tensor *xh = ember_ag_mul(xc, rc);
+    ember_tensor *gx = ember_ag_mul(g[0], xh);
+    gi[3] = ember_ag_sum_dims(gx, ns, sum_dims, 0);
+    drop(mc, rc, xc, xh);
+    ember_tensor_release(gx);
+    if (gi[3] == NULL) st = EMBER_ERROR;
+  }
+  if (st == EMBER_OK && want_x) {
+    ember_tensor *s = w ? ember_ag_mul(w, rstd) : (ember_tensor_retain(rstd), rstd);
+    ember_tensor *sc = ember_ag_reshape(s, nd, cs);
+    gi[0] = ember_ag_mul(g[0], sc);
+    drop(s, sc, NULL, NULL);
+    if (gi[0] == NULL) st = EMBER_ERROR;
+  }
+  ember_tensor_release(rstd);
+  return st;
+}
+
+/* embedding(indices, w): each row of g is added into the row of w its index picked
+** (repeated indices add up): one scatter_add over the indices as a column, expanded
+** along the embedding dim */
+static ember_status grad_embedding(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  ember_tensor *idx = c->in[0], *w = c->in[1];
+  if (!ember_needs_grad(c, 1)) return EMBER_OK;
+  int64_t n = ember_tensor_numel(idx), dim = w->shape[1];
+  int64_t col[2] = { n, 1 }, rows[2] = { n, dim };
+  ember_tensor *ic = ember_ag_reshape(idx, 2, col);
+  ember_tensor *ie = ember_ag_expand(ic, 2, rows);
+  ember_tensor *g2 = ember_ag_reshape(g[0], 2, rows);
+  ember_tensor *z = ie && g2 ? ember_ag_zeros(g2->dtype, 2, w->shape) : NULL, *r = NULL;
+  if (z) {
+    ember_tensor *in[3] = { z, ie, g2 };
+    ember_call v;
+    ember_call_init(&v, ember_op_find("scatter_add"), 3, in);
+    v.index_base = c->index_base;
+    v.attr[0].present = 1;
+    v.attr[0].i = 0;
+    v.inplace = 1;                              /* into the fresh zeros */
+    if (ember_dispatch(&v) == EMBER_OK) {
+      ember_tensor_release(v.out[0]);
+      r = z;
+      z = NULL;
+    }
+  }
+  drop(ic, ie, g2, z);
+  gi[1] = r;
+  return r ? EMBER_OK : EMBER_ERROR;
+}
+
+/* dropout: dx = g mask / (1 - p), the mask the forward drew. The output cannot tell
+** a dropped element from a kept zero, so the mask is not read back from it: infer
+** noted where in the Philox stream the kernel drew (DROPOUT_STREAM), and
+** dropout_backward draws the same numbers again. Nothing is kept but two integers. */
+static ember_status grad_dropout(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
+  double p = c->attr[0].f;
+  if (!c->attr[1].i || p == 0) {                /* a copy */
+    ember_tensor_retain(g[0]);
+    gi[0] = g[0];
+    return EMBER_OK;
+  }
+  if (p == 1) return (gi[0] = ember_ag_zeros_like(g[0])) ? EMBER_OK : EMBER_ERROR;
+  const ember_attr *s = &c->attr[DROPOUT_STREAM];
+  uint64_t key = (uint64_t)s->v[0], counter = (uint64_t)s->v[1];
+  ember_tensor *in[1] = { g[0] };
+  ember_call v;
+  ember_call_init(&v, ember_op_find("dropout_backward"), 1, in);
+  v.attr[0].present = 1;
+  v.attr[0].f = p;
+  v.attr[1].present = 1;
+  v.attr[1].n = 4;
+  v.attr[1].v[0] = (int64_t)(key & 0xffffffffu);
+  v.attr[1].v[1] = (int64_t)(key >> 32);
+  v.attr[1].v[2] = (int64_t)(counter & 0xffffffffu);
+  v.attr[1].v[3] = (int64_t)(counter >> 32);
+  if (ember_dispatch(&v) != EMBER_OK) return EMBER_ERROR;
+  gi[0] = v.out[0];
+  return EMBER_OK;
+}
+
+/* }====== */
+
 static const ember_attr_def dim_attr[] = { {"dim", EMBER_ATTR_DIM, NULL}, {NULL, 0, NULL} };
 static const ember_attr_def layer_norm_attrs[] = {
   {"normalized_shape", EMBER_ATTR_INTS, NULL}, {"eps", EMBER_ATTR_FLOAT, "1e-5"}, {NULL, 0, NULL}
@@ -176,6 +480,9 @@ static const ember_attr_def eps_attr[] = { {"eps", EMBER_ATTR_FLOAT, "1e-5"}, {N
 static const ember_attr_def dropout_attrs[] = {
   {"p", EMBER_ATTR_FLOAT, "0.5"}, {"training", EMBER_ATTR_BOOL, "true"}, {NULL, 0, NULL}
 };
+static const ember_attr_def dropout_backward_attrs[] = {
+  {"p", EMBER_ATTR_FLOAT, NULL}, {"stream", EMBER_ATTR_INTS, NULL}, {NULL, 0, NULL}
+};
 static const ember_attr_def one_hot_attrs[] = {
   {"num_classes", EMBER_ATTR_INT, "-1"}, {NULL, 0, NULL}
 };
@@ -183,31 +490,44 @@ static const ember_attr_def one_hot_attrs[] = {
 const ember_op ember_ops_nn[] = {
   { .name = "linear", .min_inputs = 2, .max_inputs = 3, .nout = 1,
     .infer = infer_linear, .cpu = ember_cpu_linear, .flags = EMBER_OP_FUNCTION,
+    .backward = grad_linear, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "linear(input, weight, bias?) = input @ weight^T + bias; input * x in, weight "
            "out x in, bias out -> * x out; one dtype" },
   { .name = "softmax", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim_attr,
     .infer = infer_softmax, .cpu = ember_cpu_softmax, .flags = EMBER_OP_BOTH,
+    .backward = grad_softmax, .saves = EMBER_SAVES_OUT(0),
     .doc = "softmax(input, dim): exp(x - max) / sum along dim; float dtypes" },
   { .name = "log_softmax", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim_attr,
     .infer = infer_softmax, .cpu = ember_cpu_log_softmax, .flags = EMBER_OP_BOTH,
+    .backward = grad_log_softmax, .saves = EMBER_SAVES_OUT(0),
     .doc = "log_softmax(input, dim): x - max - log(sum exp(x - max)) along dim; float dtypes" },
   { .name = "layer_norm", .min_inputs = 1, .max_inputs = 3, .nout = 1, .attrs = layer_norm_attrs,
     .infer = infer_layer_norm, .cpu = ember_cpu_layer_norm, .flags = EMBER_OP_FUNCTION,
+    .backward = grad_layer_norm, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .args = "#1 normalized_shape #2 #3 eps",
     .doc = "layer_norm(input, normalized_shape, weight?, bias?, eps=1e-5): normalise over the "
            "last dims (biased variance); weight and bias of normalized_shape; float dtypes" },
   { .name = "batch_norm", .min_inputs = 3, .max_inputs = 5, .nout = 1, .attrs = eps_attr,
     .infer = infer_batch_norm, .cpu = ember_cpu_batch_norm, .flags = EMBER_OP_FUNCTION,
+    .backward = grad_batch_norm,
+    .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2) | EMBER_SAVES_IN(3),
     .doc = "batch_norm(input, running_mean, running_var, weight?, bias?, eps=1e-5): inference "
            "form; input N x C x ..., the others C; float dtypes" },
   { .name = "embedding", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_embedding, .cpu = ember_cpu_embedding, .flags = EMBER_OP_FUNCTION,
+    .backward = grad_embedding, .saves = EMBER_SAVES_IN(0),
     .doc = "embedding(indices, weight): rows of weight (n x dim) picked by integer indices "
            "(1-based from Lua) -> indices' shape x dim; any weight dtype" },
   { .name = "dropout", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dropout_attrs,
     .infer = infer_dropout, .cpu = ember_cpu_dropout, .flags = EMBER_OP_FUNCTION | EMBER_OP_RANDOM,
+    .backward = grad_dropout,
     .doc = "dropout(input, p=0.5, training=true): zero each element with probability p, scale "
            "the rest by 1/(1-p) (Philox stream); training=false copies; float dtypes" },
+  { .name = "dropout_backward", .min_inputs = 1, .max_inputs = 1, .nout = 1,
+    .attrs = dropout_backward_attrs, .infer = infer_dropout_backward, .cpu = cpu_dropout_backward,
+    .flags = 0,
+    .doc = "dropout_backward(grad, p, stream): grad where dropout(p) drawing at stream (key and "
+           "counter, 4 words of 32 bits) kept, times 1/(1-p), else 0; float dtypes" },
   { .name = "one_hot", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = one_hot_attrs,
     .infer = infer_one_hot, .cpu = ember_cpu_one_hot, .flags = EMBER_OP_FUNCTION | EMBER_OP_ALLOCS,
     .doc = "one_hot(indices, num_classes=-1): i64 of indices' shape x num_classes; class values "
