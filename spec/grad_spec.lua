@@ -5,7 +5,7 @@
 local ember = require "ember"
 local gradcheck = require "gradcheck"
 
-local families = { "elementwise", "linalg", "reduce", "nn", "index", "view", "shape", "conv" }
+local families = { "elementwise", "linalg", "reduce", "nn", "index", "view", "shape", "conv", "loss" }
 
 local cases = {}
 for _, f in ipairs(families) do

@@ -161,6 +161,7 @@ extern const ember_op ember_ops_shape[];
 extern const ember_op ember_ops_index[];
 extern const ember_op ember_ops_view[];
 extern const ember_op ember_ops_conv[];
+extern const ember_op ember_ops_loss[];
 
 int ember_ops_count(void);
 const ember_op *ember_op_at(int i);

@@ -27,4 +27,6 @@ return {
   relu_backward = "backward kernel", tanh_backward = "backward kernel",
   sigmoid_backward = "backward kernel", silu_backward = "backward kernel",
   gelu_backward = "backward kernel", softplus_backward = "backward kernel",
+  -- the fused losses' backward kernel
+  cross_entropy_backward = "backward kernel",
 }
