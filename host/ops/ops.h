@@ -162,6 +162,7 @@ extern const ember_op ember_ops_index[];
 extern const ember_op ember_ops_view[];
 extern const ember_op ember_ops_conv[];
 extern const ember_op ember_ops_loss[];
+extern const ember_op ember_ops_optim[];
 
 int ember_ops_count(void);
 const ember_op *ember_op_at(int i);
