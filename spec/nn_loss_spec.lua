@@ -230,7 +230,7 @@ describe("loss modules", function()
              "cross_entropy: reduction must be 'mean', 'sum' or 'none', got avg")
     contains(error_of(nn.MSELoss, "avg"), "MSELoss: reduction must be")
     contains(error_of(F.cross_entropy, logits, long({ 1, 2 })),
-             "cross_entropy: input 5x4 needs a target of its shape without the class dim, got 2")
+             "cross_entropy: target of shape 2 does not fit input of shape 5x4")
     contains(error_of(F.cross_entropy, logits, gen({ 5, 3 }, 1)),
              "cross_entropy: probability targets must have the input's shape 5x4, got 5x3")
     contains(error_of(F.nll_loss, logits, ember.tensor({ true, false, true, true, false }, "bool")),

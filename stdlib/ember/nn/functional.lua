@@ -397,38 +397,28 @@ function F.cross_entropy(input, target, weight, ignore_index, reduction, label_s
     raise(fmt("cross_entropy: label_smoothing must be in [0, 1], got %s", tostring(label_smoothing)))
   end
   local cd = input:dim() == 1 and 1 or 2
+  if not target:is_floating_point() then
+    -- class indices: one fused op (log_softmax, the pick, weights, smoothing, reduction)
+    local ok, r = pcall(ember.cross_entropy, input, target, weight, ignore_index or -100,
+                        reduction or "mean", eps)
+    if not ok then raise((tostring(r):gsub("^[^\n]-%.lua:%d+: ", ""))) end
+    return r
+  end
   local logp = ember.log_softmax(input, cd)
   local c = input:size(cd)
   local wview = weight ~= nil and (cd == 1 and weight or channel_view(weight, input:dim())) or nil
-  if target:is_floating_point() then
-    if not same_shape(input, target) then
-      raise(fmt("cross_entropy: probability targets must have the input's shape %s, got %s",
-                shape_str(input), shape_str(target)))
-    end
-    if eps > 0 then target = target * (1 - eps) + eps / c end
-    local prod = logp * target
-    if wview ~= nil then prod = prod * wview end
-    local loss = prod:sum(cd):neg()
-    if reduction == nil or reduction == "mean" then
-      return loss:sum() / (input:numel() // c)
-    end
-    return reduce(loss, reduction, "cross_entropy")
+  if not same_shape(input, target) then
+    raise(fmt("cross_entropy: probability targets must have the input's shape %s, got %s",
+              shape_str(input), shape_str(target)))
   end
-  if eps == 0 then
-    local fast = nll_fast(logp, target, weight, ignore_index or -100, reduction)
-    if fast then return fast end
-  end
-  local loss, w, ignore = nll_elements(logp, target, weight, ignore_index or -100, "cross_entropy")
-  local nll = reduce_weighted(loss, w, reduction, "cross_entropy")
-  if eps == 0 then return nll end
-  local smooth = (wview ~= nil and (logp * wview) or logp):sum(cd):neg()
-  if ignore then smooth = smooth:masked_fill(ignore, 0) end
+  if eps > 0 then target = target * (1 - eps) + eps / c end
+  local prod = logp * target
+  if wview ~= nil then prod = prod * wview end
+  local loss = prod:sum(cd):neg()
   if reduction == nil or reduction == "mean" then
-    if w ~= nil then smooth = smooth:sum() / w:sum() else smooth = smooth:mean() end
-  elseif reduction == "sum" then
-    smooth = smooth:sum()
+    return loss:sum() / (input:numel() // c)
   end
-  return nll * (1 - eps) + smooth * (eps / c)
+  return reduce(loss, reduction, "cross_entropy")
 end
 
 -- mse_loss(input, target, reduction="mean"); shapes broadcast
