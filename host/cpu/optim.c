@@ -11,21 +11,46 @@
 
 #include "optim.h"
 
-/* One SGD update over n elements; T is float or double. */
+/* Large tensors are split across threads; small ones run here, because entering an
+** OpenMP parallel region, even one whose if clause is false, costs about a
+** microsecond: more than the whole update of a bias. */
+#define PARALLEL_MIN 65536
+
+/* One SGD update of elements [lo, hi); T is float or double. The flags come in as
+** arguments of an always-inlined body, so the common case (momentum, nothing else)
+** gets its own branch-free loop the compiler can vectorize. */
 #define SGD_LOOP(T)                                                                           \
-  static void sgd_##T(T *p, const T *grad, T *buf, int64_t n, const ember_sgd_args *a) {    \
+  static inline __attribute__((always_inline)) void                                           \
+  sgd_body_##T(T *p, const T *grad, T *buf, int64_t lo, int64_t hi, const ember_sgd_args *a,  \
+               int maximize, int decay, int first, int nesterov) {                           \
     T lr = (T)a->lr, m = (T)a->momentum, keep = (T)(1 - a->dampening), wd = (T)a->weight_decay; \
-    _Pragma("omp parallel for simd if (n > 65536)")                                          \
-    for (int64_t i = 0; i < n; i++) {                                                         \
-      T d = a->maximize ? -grad[i] : grad[i];                                                 \
-      if (a->weight_decay != 0) d = d + wd * p[i];                                            \
+    for (int64_t i = lo; i < hi; i++) {                                                       \
+      T d = maximize ? -grad[i] : grad[i];                                                    \
+      if (decay) d = d + wd * p[i];                                                           \
       if (buf) {                                                                              \
-        T b = a->first ? d : buf[i] * m + keep * d;                                           \
+        T b = first ? d : buf[i] * m + keep * d;                                              \
         buf[i] = b;                                                                           \
-        d = a->nesterov ? d + m * b : b;                                                      \
+        d = nesterov ? d + m * b : b;                                                         \
       }                                                                                       \
       p[i] = p[i] + (-lr) * d;                                                                \
     }                                                                                         \
+  }                                                                                           \
+  static void sgd_range_##T(T *p, const T *grad, T *buf, int64_t lo, int64_t hi,             \
+                            const ember_sgd_args *a) {                                        \
+    int plain = !a->maximize && a->weight_decay == 0 && !a->first && !a->nesterov;            \
+    if (plain && buf) sgd_body_##T(p, grad, buf, lo, hi, a, 0, 0, 0, 0);                      \
+    else if (plain) sgd_body_##T(p, grad, NULL, lo, hi, a, 0, 0, 0, 0);                       \
+    else sgd_body_##T(p, grad, buf, lo, hi, a, a->maximize, a->weight_decay != 0, a->first,   \
+                      a->nesterov);                                                           \
+  }                                                                                           \
+  static void sgd_##T(T *p, const T *grad, T *buf, int64_t n, const ember_sgd_args *a) {    \
+    if (n < PARALLEL_MIN) {                                                                   \
+      sgd_range_##T(p, grad, buf, 0, n, a);                                                   \
+      return;                                                                                 \
+    }                                                                                         \
+    _Pragma("omp parallel for")                                                               \
+    for (int64_t b = 0; b < n; b += PARALLEL_MIN / 4)                                          \
+      sgd_range_##T(p, grad, buf, b, b + PARALLEL_MIN / 4 < n ? b + PARALLEL_MIN / 4 : n, a);  \
   }
 SGD_LOOP(float)
 SGD_LOOP(double)
@@ -36,22 +61,22 @@ void ember_cpu_sgd(ember_dtype dt, void *p, const void *grad, void *buf, int64_t
   else sgd_double(p, grad, buf, n, a);
 }
 
-/* One Adam (or AdamW) update; step_size and the bias corrections come in as scalars,
-** computed in double as torch computes them in Python. */
+/* One Adam (or AdamW) update; step_size and the bias corrections are computed in
+** double, as torch computes them in Python. */
 #define ADAM_LOOP(T)                                                                          \
-  static void adam_##T(T *p, const T *grad, T *m, T *v, T *vmax, int64_t n,                 \
-                       const ember_adam_args *a) {                                            \
+  static inline __attribute__((always_inline)) void                                           \
+  adam_body_##T(T *p, const T *grad, T *m, T *v, T *vmax, int64_t lo, int64_t hi,            \
+                const ember_adam_args *a, int maximize, int decay, int decoupled) {           \
     T b1 = (T)a->beta1, b2 = (T)a->beta2, wd = (T)a->weight_decay;                            \
     T one_b1 = (T)(1 - a->beta1), one_b2 = (T)(1 - a->beta2);                                 \
-    T decay = (T)(1 - a->lr * a->weight_decay);                                               \
+    T shrink = (T)(1 - a->lr * a->weight_decay);                                              \
     T step_size = (T)(a->lr / (1 - pow(a->beta1, (double)a->step)));                          \
     T bc2_sqrt = (T)sqrt(1 - pow(a->beta2, (double)a->step));                                 \
     T eps = (T)a->eps;                                                                        \
-    _Pragma("omp parallel for simd if (n > 65536)")                                          \
-    for (int64_t i = 0; i < n; i++) {                                                         \
-      T g = a->maximize ? -grad[i] : grad[i];                                                 \
-      if (a->weight_decay != 0) {                                                             \
-        if (a->decoupled) p[i] = p[i] * decay;                                                \
+    for (int64_t i = lo; i < hi; i++) {                                                       \
+      T g = maximize ? -grad[i] : grad[i];                                                    \
+      if (decay) {                                                                            \
+        if (decoupled) p[i] = p[i] * shrink;                                                  \
         else g = g + wd * p[i];                                                               \
       }                                                                                       \
       T mi = m[i] * b1 + one_b1 * g;                                                          \
@@ -65,6 +90,26 @@ void ember_cpu_sgd(ember_dtype dt, void *p, const void *grad, void *buf, int64_t
       T denom = (T)sqrt(vi) / bc2_sqrt + eps;                                                 \
       p[i] = p[i] + (-step_size) * (mi / denom);                                              \
     }                                                                                         \
+  }                                                                                           \
+  static void adam_range_##T(T *p, const T *grad, T *m, T *v, T *vmax, int64_t lo,          \
+                             int64_t hi, const ember_adam_args *a) {                          \
+    if (!a->maximize && vmax == NULL && a->weight_decay == 0)                                 \
+      adam_body_##T(p, grad, m, v, NULL, lo, hi, a, 0, 0, 0);                                 \
+    else if (!a->maximize && vmax == NULL && a->decoupled)                                    \
+      adam_body_##T(p, grad, m, v, NULL, lo, hi, a, 0, 1, 1);                                 \
+    else                                                                                      \
+      adam_body_##T(p, grad, m, v, vmax, lo, hi, a, a->maximize, a->weight_decay != 0,        \
+                    a->decoupled);                                                            \
+  }                                                                                           \
+  static void adam_##T(T *p, const T *grad, T *m, T *v, T *vmax, int64_t n,                 \
+                       const ember_adam_args *a) {                                            \
+    if (n < PARALLEL_MIN) {                                                                   \
+      adam_range_##T(p, grad, m, v, vmax, 0, n, a);                                           \
+      return;                                                                                 \
+    }                                                                                         \
+    _Pragma("omp parallel for")                                                               \
+    for (int64_t b = 0; b < n; b += PARALLEL_MIN / 4)                                          \
+      adam_range_##T(p, grad, m, v, vmax, b, b + PARALLEL_MIN / 4 < n ? b + PARALLEL_MIN / 4 : n, a); \
   }
 ADAM_LOOP(float)
 ADAM_LOOP(double)

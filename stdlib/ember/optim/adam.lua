@@ -26,6 +26,30 @@ local function check(name, g)
   end
 end
 
+-- The single-op update of p from gradient g (already negated when maximizing).
+local function composed(p, g, s, step, group, decoupled)
+  local lr, eps, wd = group.lr, group.eps, group.weight_decay
+  local beta1, beta2 = group.betas[1], group.betas[2]
+  if decoupled then
+    if wd ~= 0 then p:mul_(1 - lr * wd) end
+  elseif wd ~= 0 then
+    g = g:add(p, wd)
+  end
+  s.exp_avg:mul_(beta1):add_(g, 1 - beta1)
+  local v = s.exp_avg_sq:mul_(beta2):add_(g * g, 1 - beta2)
+  if group.amsgrad then
+    v = ember.maximum(s.max_exp_avg_sq, v)
+    s.max_exp_avg_sq = v
+  end
+  local step_size = lr / (1 - beta1 ^ step)
+  local denom = v:sqrt():div_(math.sqrt(1 - beta2 ^ step)):add_(eps)
+  p:add_(s.exp_avg / denom, -step_size)
+end
+
+-- Each parameter takes one fused op (p:adam_step_, one pass) while its tensors allow
+-- it (contiguous f32 or f64); the first refusal sends it to the single ops for good.
+local unfused = setmetatable({}, { __mode = "k" })
+
 local function make_update(decoupled)
   return function(self, group)
     local lr, eps, wd = group.lr, group.eps, group.weight_decay
@@ -35,28 +59,21 @@ local function make_update(decoupled)
     for _, p in ipairs(group.params) do
       local g = p.grad
       if g ~= nil then
-        if maximize then g = g:neg() end
         local s = state[p]
         if s == nil then
           s = { step = 0, exp_avg = ember.zeros_like(p), exp_avg_sq = ember.zeros_like(p) }
           state[p] = s
         end
+        if amsgrad and s.max_exp_avg_sq == nil then s.max_exp_avg_sq = ember.zeros_like(p) end
         local step = s.step + 1
         s.step = step
-        if decoupled then
-          if wd ~= 0 then p:mul_(1 - lr * wd) end
-        elseif wd ~= 0 then
-          g = g:add(p, wd)
+        local done = false
+        if not unfused[p] then
+          done = pcall(p.adam_step_, p, g, s.exp_avg, s.exp_avg_sq, amsgrad and s.max_exp_avg_sq or nil,
+                       lr, beta1, beta2, eps, wd, step, maximize, decoupled)
+          if not done then unfused[p] = true end
         end
-        s.exp_avg:mul_(beta1):add_(g, 1 - beta1)
-        local v = s.exp_avg_sq:mul_(beta2):add_(g * g, 1 - beta2)
-        if amsgrad then
-          v = ember.maximum(s.max_exp_avg_sq or ember.zeros_like(p), v)
-          s.max_exp_avg_sq = v
-        end
-        local step_size = lr / (1 - beta1 ^ step)
-        local denom = v:sqrt():div_(math.sqrt(1 - beta2 ^ step)):add_(eps)
-        p:add_(s.exp_avg / denom, -step_size)
+        if not done then composed(p, maximize and g:neg() or g, s, step, group, decoupled) end
       end
     end
   end
