@@ -53,21 +53,33 @@ static ember_status bad_target(const ce_view *v, int64_t raw) {
                      (long long)v->ignore);
 }
 
-/* log-sum-exp of the row at p with stride s, in double */
-#define ROW_LSE(T)                                                                       \
-  static double lse_##T(const T *p, int64_t len, int64_t s) {                            \
-    double m = -INFINITY, acc = 0;                                                       \
-    for (int64_t j = 0; j < len; j++) if (p[j * s] > m) m = p[j * s];                    \
-    if (m == -INFINITY || m == INFINITY) return m;                                       \
-    for (int64_t j = 0; j < len; j++) acc += exp((double)p[j * s] - m);                  \
-    return m + log(acc);                                                                 \
-  }
-ROW_LSE(float)
-ROW_LSE(double)
+/* log-sum-exp of the row at p with stride s; f32 rows take expf (a libm call per
+** element in double would cost more than the matrix products of a small model) */
+static double lse_float(const float *p, int64_t len, int64_t s) {
+  float m = -INFINITY;
+  for (int64_t j = 0; j < len; j++) if (p[j * s] > m) m = p[j * s];
+  if (m == -INFINITY || m == INFINITY) return m;
+  double acc = 0;
+  for (int64_t j = 0; j < len; j++) acc += expf(p[j * s] - m);
+  return m + log(acc);
+}
+
+static double lse_double(const double *p, int64_t len, int64_t s) {
+  double m = -INFINITY, acc = 0;
+  for (int64_t j = 0; j < len; j++) if (p[j * s] > m) m = p[j * s];
+  if (m == -INFINITY || m == INFINITY) return m;
+  for (int64_t j = 0; j < len; j++) acc += exp(p[j * s] - m);
+  return m + log(acc);
+}
 
 static double row_lse(ember_dtype dt, const void *x, int64_t off, int64_t len, int64_t s) {
   return dt == EMBER_F32 ? lse_float((const float *)x + off, len, s)
                          : lse_double((const double *)x + off, len, s);
+}
+
+/* e^(x - lse): the probability of a class, in the row's precision */
+static double prob(ember_dtype dt, const void *x, int64_t i, double lse) {
+  return dt == EMBER_F32 ? expf(((const float *)x)[i] - (float)lse) : exp(((const double *)x)[i] - lse);
 }
 
 static double at(ember_dtype dt, const void *x, int64_t i) {
@@ -198,7 +210,7 @@ ember_status ember_cpu_cross_entropy_backward(ember_call *c) {
       for (int64_t j = 0; j < v.classes; j++) {
         double d = 0;
         if (k >= 0) {
-          double p = exp(at(dt, xd, row + j * v.s) - lse);
+          double p = prob(dt, xd, row + j * v.s, lse);
           d = (1 - e) * wt * (p - (j == k));
           if (e != 0) d += e / v.classes * (p * v.wsum - (v.w ? v.w[j] : 1));
           d *= gi;

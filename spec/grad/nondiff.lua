@@ -29,4 +29,7 @@ return {
   gelu_backward = "backward kernel", softplus_backward = "backward kernel",
   -- the fused losses' backward kernel
   cross_entropy_backward = "backward kernel",
+  -- optimizer updates: they change parameters outside the graph, by design
+  sgd_step = "optimizer update (in place, outside autograd)",
+  adam_step = "optimizer update (in place, outside autograd)",
 }
