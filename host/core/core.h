@@ -94,6 +94,31 @@ void ember_iter_run(ember_tensor *out, int nin, const ember_tensor *const *in,
 
 /* }====== */
 
+/* {====== parallel loops (parallel.c)
+** Entering an OpenMP parallel region costs about a microsecond even when its if
+** clause is false (libgomp still builds a team of one), more than a whole op on a
+** small tensor. Kernels therefore never write `#pragma omp parallel ... if (...)`:
+** they hand a range function to ember_parallel_for, or test ember_parallel_worth
+** and keep the parallel construct on the branch that is taken only for large work. */
+
+/* Indices [lo, hi) of a loop; ctx is the kernel's own state. */
+typedef void (*ember_range_fn)(void *ctx, int64_t lo, int64_t hi);
+
+/* Runs body over the indices [0, n). work estimates the whole loop's cost in elements
+** (of elementwise work, so a costlier index counts for more). When the work is worth
+** it (ember_parallel_worth) and n > 1, [0, n) is cut into one contiguous piece per
+** thread and the pieces run on OpenMP threads; otherwise it is one call
+** body(ctx, 0, n) on this thread, with no OpenMP call at all. body must give the same
+** results however the range is cut. Nothing is called for n <= 0. */
+void ember_parallel_for(int64_t n, int64_t work, ember_range_fn body, void *ctx);
+
+/* Whether work of that many elements should be split across threads: it exceeds
+** EMBER_PARALLEL_GRAIN, there is more than one thread, and the caller is not already
+** running on a team. */
+int ember_parallel_worth(int64_t work);
+
+/* }====== */
+
 /* {====== storage and tensors */
 
 /* New contiguous tensor with the given dtype and the shape of t. */
@@ -116,11 +141,19 @@ void ember_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t 
 /* The stream ember draws from: block `counter` under `key` (the seed); counter words
 ** 2 and 3 are 0. Block i gives draws 4i .. 4i+3. */
 void ember_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]);
+/* Blocks first .. first + EMBER_PHILOX_BATCH - 1 of that stream into out (4 words
+** each: draw 4b + w is word w of block first + b): the numbers ember_philox4x32
+** gives, twice as fast, for kernels that draw many. */
+#define EMBER_PHILOX_BATCH 64
+void ember_philox4x32_batch(uint64_t key, uint64_t first, uint32_t *out);
 uint64_t ember_rng_seed(void);
 /* Reserves n 32-bit draws (rounded up to blocks of 4); returns the first counter. */
 uint64_t ember_rng_reserve(int64_t n);
-/* Uniform in [0, 1) from a 32-bit draw (24 bits, so f32 never rounds to 1). */
-float ember_u32_to_unit_f32(uint32_t x);
+/* Uniform in [0, 1) from a 32-bit draw (24 bits, so f32 never rounds to 1). Inline,
+** and through int32 (which SSE converts in one instruction), so loops vectorise. */
+static inline float ember_u32_to_unit_f32(uint32_t x) {
+  return (float)(int32_t)(x >> 8) * (1.0f / 16777216.0f);
+}
 double ember_u64_to_unit_f64(uint32_t hi, uint32_t lo);
 
 /* }====== */

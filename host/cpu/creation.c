@@ -63,44 +63,58 @@ void ember_creation_int_bounds(const ember_call *c, int64_t *low, int64_t *high)
 ** the memory bandwidth a many-core machine has */
 static void set_bytes(char *p, int byte, size_t nbytes) {
   const size_t piece = (size_t)1 << 20;
+  if (nbytes <= 4 * piece) {
+    memset(p, byte, nbytes);
+    return;
+  }
   int64_t npiece = (int64_t)((nbytes + piece - 1) / piece);
-  #pragma omp parallel for if (nbytes > 4 * piece)
+  #pragma omp parallel for
   for (int64_t k = 0; k < npiece; k++) {
     size_t at = (size_t)k * piece;
     memset(p + at, byte, nbytes - at < piece ? nbytes - at : piece);
   }
 }
 
+/* Elements [lo, hi) of a fill of 2-, 4- or 8-byte elements, each set to the bits v. */
+typedef struct fill_ctx { char *p; size_t es; uint64_t v; } fill_ctx;
+
+static void fill_range(void *ctx, int64_t lo, int64_t hi) {
+  const fill_ctx *f = ctx;
+  if (f->es == 2) {
+    uint16_t v = (uint16_t)f->v, *d = (uint16_t *)f->p;
+    #pragma omp simd
+    for (int64_t i = lo; i < hi; i++) d[i] = v;
+  } else if (f->es == 4) {
+    uint32_t v = (uint32_t)f->v, *d = (uint32_t *)f->p;
+    #pragma omp simd
+    for (int64_t i = lo; i < hi; i++) d[i] = v;
+  } else {
+    uint64_t v = f->v, *d = (uint64_t *)f->p;
+    #pragma omp simd
+    for (int64_t i = lo; i < hi; i++) d[i] = v;
+  }
+}
+
 /* Every element of the contiguous out set to the bytes of one element. */
 static void fill_bytes(ember_tensor *out, const void *elem) {
   int64_t n = ember_tensor_numel(out);
-  char *p = ember_tensor_data(out);
-  switch (ember_dtype_size(out->dtype)) {
-  case 1:
-    set_bytes(p, *(const uint8_t *)elem, (size_t)n);
-    break;
-  case 2: {
-    uint16_t v, *d = (uint16_t *)p;
+  fill_ctx f = { ember_tensor_data(out), ember_dtype_size(out->dtype), 0 };
+  if (f.es == 1) {
+    set_bytes(f.p, *(const uint8_t *)elem, (size_t)n);
+    return;
+  }
+  if (f.es == 2) {
+    uint16_t v;
     memcpy(&v, elem, sizeof v);
-    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = v;
-    break;
-  }
-  case 4: {
-    uint32_t v, *d = (uint32_t *)p;
+    f.v = v;
+  } else if (f.es == 4) {
+    uint32_t v;
     memcpy(&v, elem, sizeof v);
-    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = v;
-    break;
+    f.v = v;
+  } else {
+    memcpy(&f.v, elem, sizeof f.v);
   }
-  default: {
-    uint64_t v, *d = (uint64_t *)p;
-    memcpy(&v, elem, sizeof v);
-    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = v;
-    break;
-  }
-  }
+  ember_parallel_for(n, n, fill_range, &f);
 }
 
 ember_status ember_cpu_empty(ember_call *c) {
@@ -147,36 +161,72 @@ ember_status ember_cpu_eye(ember_call *c) {
 
 /* {====== ranges */
 
+/* An arange (r) or a linspace (a to b in n, the first half counted from a) being
+** written to p: f32, f64, or an arange's i64 when the range is integral. */
+typedef struct range_ctx {
+  char *p;
+  ember_dtype dt;
+  ember_range r;
+  double a, b;
+  int64_t n, half;
+} range_ctx;
+
+/* Elements [lo, hi) of an arange. */
+static void arange_range(void *ctx, int64_t lo, int64_t hi) {
+  const range_ctx *x = ctx;
+  const ember_range *r = &x->r;
+  if (x->dt == EMBER_F32) {
+    float *d = (float *)x->p;
+    for (int64_t i = lo; i < hi; i++) d[i] = (float)(r->start + r->step * (double)i);
+  } else if (x->dt == EMBER_F64) {
+    double *d = (double *)x->p;
+    for (int64_t i = lo; i < hi; i++) d[i] = r->start + r->step * (double)i;
+  } else {
+    int64_t *d = (int64_t *)x->p;
+    uint64_t v = (uint64_t)r->istart + (uint64_t)r->istep * (uint64_t)lo, step = (uint64_t)r->istep;
+    #pragma omp simd linear(v : step)
+    for (int64_t i = lo; i < hi; i++) {   /* v = start + i * step, wrapping */
+      d[i] = (int64_t)v;
+      v += step;
+    }
+  }
+}
+
 /* Element i = start + i * step, computed in double as PyTorch's CPU kernel does for
 ** floats (its accumulation type), exactly in int64 when all three are integers
 ** (in uint64, which wraps where signed overflow would be undefined). */
 ember_status ember_cpu_arange(ember_call *c) {
   ember_tensor *out = c->out[0];
-  ember_range r;
-  ember_creation_range(c, &r);
+  range_ctx x = { .p = ember_tensor_data(out), .dt = out->dtype };
+  ember_creation_range(c, &x.r);
+  const ember_range *r = &x.r;
   int64_t n = ember_tensor_numel(out);
-  char *p = ember_tensor_data(out);
+  char *p = x.p;
   ember_dtype dt = out->dtype;
   size_t es = ember_dtype_size(dt);
-  if (dt == EMBER_F32) {
-    float *d = (float *)p;
-    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = (float)(r.start + r.step * (double)i);
-  } else if (dt == EMBER_F64) {
-    double *d = (double *)p;
-    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = r.start + r.step * (double)i;
-  } else if (dt == EMBER_I64 && r.integral) {
-    int64_t *d = (int64_t *)p;
-    #pragma omp parallel for simd if (parallel: n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = (int64_t)((uint64_t)r.istart + (uint64_t)r.istep * (uint64_t)i);
-  } else if (r.integral && !ember_dtype_is_float(dt)) {
+  if (dt == EMBER_F32 || dt == EMBER_F64 || (dt == EMBER_I64 && r->integral)) {
+    ember_parallel_for(n, n, arange_range, &x);
+  } else if (r->integral && !ember_dtype_is_float(dt)) {
     for (int64_t i = 0; i < n; i++)
-      ember_store_i64(dt, p + i * (int64_t)es, (int64_t)((uint64_t)r.istart + (uint64_t)r.istep * (uint64_t)i));
+      ember_store_i64(dt, p + i * (int64_t)es, (int64_t)((uint64_t)r->istart + (uint64_t)r->istep * (uint64_t)i));
   } else {
-    for (int64_t i = 0; i < n; i++) ember_store_f64(dt, p + i * (int64_t)es, r.start + r.step * (double)i);
+    for (int64_t i = 0; i < n; i++) ember_store_f64(dt, p + i * (int64_t)es, r->start + r->step * (double)i);
   }
   return EMBER_OK;
+}
+
+/* Elements [lo, hi) of a linspace in f64 (step in double) or f32 (every operation in
+** float, from the ends rounded to float). */
+static void linspace_range(void *ctx, int64_t lo, int64_t hi) {
+  const range_ctx *x = ctx;
+  int64_t n = x->n, half = x->half;
+  if (x->dt == EMBER_F64) {
+    double a = x->a, b = x->b, step = (b - a) / (double)(n - 1), *d = (double *)x->p;
+    for (int64_t i = lo; i < hi; i++) d[i] = i < half ? a + step * (double)i : b - step * (double)(n - 1 - i);
+  } else {
+    float fa = (float)x->a, fb = (float)x->b, step = (fb - fa) / (float)(n - 1), *d = (float *)x->p;
+    for (int64_t i = lo; i < hi; i++) d[i] = i < half ? fa + step * (float)i : fb - step * (float)(n - 1 - i);
+  }
 }
 
 /* v rounded to f16 or bf16 and back */
@@ -200,14 +250,9 @@ ember_status ember_cpu_linspace(ember_call *c) {
     ember_store_f64(dt, p, a);
     return EMBER_OK;
   }
-  if (dt == EMBER_F64) {
-    double step = (b - a) / (double)(n - 1), *d = (double *)p;
-    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = i < half ? a + step * (double)i : b - step * (double)(n - 1 - i);
-  } else if (dt == EMBER_F32) {
-    float fa = (float)a, fb = (float)b, step = (fb - fa) / (float)(n - 1), *d = (float *)p;
-    #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) d[i] = i < half ? fa + step * (float)i : fb - step * (float)(n - 1 - i);
+  if (dt == EMBER_F64 || dt == EMBER_F32) {
+    range_ctx x = { .p = p, .dt = dt, .a = a, .b = b, .n = n, .half = half };
+    ember_parallel_for(n, n, linspace_range, &x);
   } else if (ember_dtype_is_float(dt)) {
     /* f16, bf16: PyTorch computes in the half type, each operation rounding to it */
     float fa = half_round(dt, (float)a), fb = half_round(dt, (float)b);
@@ -231,40 +276,7 @@ ember_status ember_cpu_linspace(ember_call *c) {
 /* {====== random */
 
 /* Philox blocks per batch: 256 draws, 1 KiB on the stack of each thread. */
-#define CHUNK 64
-
-/* Blocks first .. first + CHUNK - 1 of the stream under key into out, draw 4b + w
-** = word w of block b: exactly ember_philox4x32's numbers (the spec checks them
-** against an independent Philox), computed as CHUNK independent lanes, which the
-** compiler vectorises (twice as fast as one block at a time). */
-static void philox_chunk(uint64_t key, uint64_t first, uint32_t *out) {
-  uint32_t c0[CHUNK], c1[CHUNK], c2[CHUNK], c3[CHUNK];
-  for (int b = 0; b < CHUNK; b++) {
-    uint64_t ctr = first + (uint64_t)b;
-    c0[b] = (uint32_t)ctr;
-    c1[b] = (uint32_t)(ctr >> 32);
-    c2[b] = c3[b] = 0;
-  }
-  uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-  for (int round = 0; round < 10; round++) {
-    for (int b = 0; b < CHUNK; b++) {
-      uint64_t p0 = (uint64_t)0xD2511F53u * c0[b], p1 = (uint64_t)0xCD9E8D57u * c2[b];
-      uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[b] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[b] ^ k1;
-      c1[b] = (uint32_t)p1;
-      c3[b] = (uint32_t)p0;
-      c0[b] = n0;
-      c2[b] = n2;
-    }
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  for (int b = 0; b < CHUNK; b++) {
-    out[4 * b] = c0[b];
-    out[4 * b + 1] = c1[b];
-    out[4 * b + 2] = c2[b];
-    out[4 * b + 3] = c3[b];
-  }
-}
+#define CHUNK EMBER_PHILOX_BATCH
 
 /* The walk every random kernel shares: elements [0, n) in batches of CHUNK blocks,
 ** each block giving `per_block` elements; fill(draws, i0, i1, ctx) writes elements
@@ -272,23 +284,34 @@ static void philox_chunk(uint64_t key, uint64_t first, uint32_t *out) {
 ** separate threads when the tensor is large. */
 typedef void (*batch_fn)(const uint32_t *draws, int64_t i0, int64_t i1, void *ctx);
 
-static void random_batches(int64_t n, int per_block, uint64_t first, batch_fn fill, void *ctx,
-                           int64_t grain) {
-  uint64_t key = ember_rng_seed();
-  int64_t per_batch = (int64_t)CHUNK * per_block;
-  int64_t nbatch = (n + per_batch - 1) / per_batch;
-  #pragma omp parallel for if (n > grain)
-  for (int64_t bt = 0; bt < nbatch; bt++) {
+typedef struct batch_ctx {
+  uint64_t key, first;
+  int64_t n, per_batch;
+  batch_fn fill;
+  void *ctx;
+} batch_ctx;
+
+/* Batches [lo, hi) of CHUNK blocks. */
+static void batch_range(void *ctx, int64_t lo, int64_t hi) {
+  const batch_ctx *b = ctx;
+  for (int64_t bt = lo; bt < hi; bt++) {
     uint32_t draws[4 * CHUNK];
-    philox_chunk(key, first + (uint64_t)(bt * CHUNK), draws);
-    int64_t i0 = bt * per_batch, i1 = i0 + per_batch < n ? i0 + per_batch : n;
-    fill(draws, i0, i1, ctx);
+    ember_philox4x32_batch(b->key, b->first + (uint64_t)(bt * CHUNK), draws);
+    int64_t i0 = bt * b->per_batch, i1 = i0 + b->per_batch < b->n ? i0 + b->per_batch : b->n;
+    b->fill(draws, i0, i1, b->ctx);
   }
 }
 
-/* Uniform in [0, 1) with `bits` random bits: 24 for f32 (ember_u32_to_unit_f32's
-** formula, here where the compiler can inline and vectorise it), and exactly the
-** precision of f16 (11) and bf16 (8), so that converting never rounds up to 1. */
+/* cost: the work of one element, in elements of plain elementwise work */
+static void random_batches(int64_t n, int per_block, uint64_t first, batch_fn fill, void *ctx,
+                           int64_t cost) {
+  batch_ctx b = { ember_rng_seed(), first, n, (int64_t)CHUNK * per_block, fill, ctx };
+  ember_parallel_for((n + b.per_batch - 1) / b.per_batch, n * cost, batch_range, &b);
+}
+
+/* Uniform in [0, 1) with `bits` random bits: 24 for f32 (ember_u32_to_unit_f32), and
+** exactly the precision of f16 (11) and bf16 (8), so that converting never rounds up
+** to 1. */
 static inline float unit_bits(uint32_t x, int bits) {
   return (float)(x >> (32 - bits)) * ldexpf(1.0f, -bits);
 }
@@ -301,7 +324,7 @@ static void uniform_fill(const uint32_t *r, int64_t i0, int64_t i1, void *ctx) {
     float *d = (float *)p + i0;
     int m = (int)(i1 - i0);
     #pragma omp simd
-    for (int k = 0; k < m; k++) d[k] = (float)(int32_t)(r[k] >> 8) * (1.0f / 16777216.0f);
+    for (int k = 0; k < m; k++) d[k] = ember_u32_to_unit_f32(r[k]);
     break;
   }
   case EMBER_F64: {                      /* draws 2k and 2k + 1 */
@@ -327,7 +350,7 @@ ember_status ember_cpu_rand(ember_call *c) {
   int64_t n = ember_tensor_numel(out);
   int per_block = out->dtype == EMBER_F64 ? 2 : 4;
   uint64_t first = ember_rng_reserve(n * (4 / per_block));
-  random_batches(n, per_block, first, uniform_fill, out, EMBER_PARALLEL_GRAIN);
+  random_batches(n, per_block, first, uniform_fill, out, 1);
   return EMBER_OK;
 }
 
@@ -368,7 +391,7 @@ ember_status ember_cpu_randn(ember_call *c) {
   int64_t n = ember_tensor_numel(out);
   int per_block = out->dtype == EMBER_F64 ? 2 : 4;
   uint64_t first = ember_rng_reserve((n + (n & 1)) * (4 / per_block));
-  random_batches(n, per_block, first, normal_fill, out, EMBER_PARALLEL_GRAIN / 4);
+  random_batches(n, per_block, first, normal_fill, out, 4);
   return EMBER_OK;
 }
 
@@ -407,7 +430,7 @@ ember_status ember_cpu_randint(ember_call *c) {
   int64_t n = ember_tensor_numel(rc.out);
   int per_block = rc.range > ((uint64_t)1 << 32) ? 2 : 4;
   uint64_t first = ember_rng_reserve(n * (4 / per_block));
-  random_batches(n, per_block, first, randint_fill, &rc, EMBER_PARALLEL_GRAIN);
+  random_batches(n, per_block, first, randint_fill, &rc, 1);
   return EMBER_OK;
 }
 

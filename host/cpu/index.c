@@ -71,6 +71,32 @@ static int64_t prod(const int64_t *shape, int from, int to) {
 
 /* {====== index_select */
 
+typedef struct select_ctx {
+  char *dst;
+  const char *src;
+  const int64_t *idx;
+  int64_t m, size;
+  size_t block;
+} select_ctx;
+
+/* Outer slices [lo, hi): the m picked blocks of each. */
+static void select_slices(void *ctx, int64_t lo, int64_t hi) {
+  const select_ctx *s = ctx;
+  size_t block = s->block;
+  for (int64_t o = lo; o < hi; o++) {
+    char *to = s->dst + o * s->m * block;
+    const char *from = s->src + o * s->size * block;
+    for (int64_t j = 0; j < s->m; j++) copy_block(to + j * block, from + s->idx[j] * block, block);
+  }
+}
+
+/* Picked blocks [lo, hi) of the only outer slice. */
+static void select_blocks(void *ctx, int64_t lo, int64_t hi) {
+  const select_ctx *s = ctx;
+  for (int64_t j = lo; j < hi; j++)
+    copy_block(s->dst + j * s->block, s->src + s->idx[j] * s->block, s->block);
+}
+
 ember_status ember_cpu_index_select(ember_call *c) {
   ember_tensor t = as_vector(c->in[0]), ix = as_vector(c->in[1]);
   int d = (int)c->attr[0].i;
@@ -93,21 +119,12 @@ ember_status ember_cpu_index_select(ember_call *c) {
     free(idx);
     return EMBER_ERROR;
   }
-  size_t block = (size_t)prod(t.shape, d + 1, t.ndim) * ember_dtype_size(t.dtype);
+  select_ctx s = { ember_tensor_data(c->out[0]), ember_tensor_data(tc), idx, m, size,
+                   (size_t)prod(t.shape, d + 1, t.ndim) * ember_dtype_size(t.dtype) };
   int64_t outer = prod(t.shape, 0, d);
-  const char *src = ember_tensor_data(tc);
-  char *dst = ember_tensor_data(c->out[0]);
-  if (outer == 1) {                     /* parallel over the indices */
-#pragma omp parallel for if (m * (int64_t)block > 8 * EMBER_PARALLEL_GRAIN)
-    for (int64_t j = 0; j < m; j++) copy_block(dst + j * block, src + idx[j] * block, block);
-  } else {
-#pragma omp parallel for if (outer * m * (int64_t)block > 8 * EMBER_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < outer; o++) {
-      char *to = dst + o * m * block;
-      const char *from = src + o * size * block;
-      for (int64_t j = 0; j < m; j++) copy_block(to + j * block, from + idx[j] * block, block);
-    }
-  }
+  int64_t work = outer * m * (int64_t)s.block / 8;   /* a copied element: 8 bytes */
+  if (outer == 1) ember_parallel_for(m, work, select_blocks, &s);  /* split the indices */
+  else ember_parallel_for(outer, work, select_slices, &s);
   ember_tensor_release(tc);
   free(idx);
   return EMBER_OK;

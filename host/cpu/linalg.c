@@ -79,12 +79,19 @@ static void gemm_loop(ember_dtype dt, int64_t m, int64_t n, int64_t k, double al
     }
 }
 
-static void gemm_i64(int64_t m, int64_t n, int64_t k, int64_t alpha, ember_mat a,
-                     ember_mat b, int64_t beta, ember_mat c) {
+typedef struct i64_product {
+  int64_t n, k, alpha, beta;
+  ember_mat a, b, c;
+} i64_product;
+
+/* Rows [lo, hi) of an i64 product. */
+static void gemm_i64_rows(void *ctx, int64_t lo, int64_t hi) {
+  const i64_product *g = ctx;
+  int64_t n = g->n, k = g->k, alpha = g->alpha, beta = g->beta;
+  ember_mat a = g->a, b = g->b, c = g->c;
   const int64_t *A = (const int64_t *)a.data, *B = (const int64_t *)b.data;
   int64_t *C = (int64_t *)c.data;
-  #pragma omp parallel for if (m * n * k > PARALLEL_WORK)
-  for (int64_t i = 0; i < m; i++) {
+  for (int64_t i = lo; i < hi; i++) {
     int64_t *row = C + i * c.rs;
     for (int64_t j = 0; j < n; j++)
       row[j * c.cs] = beta == 0 ? 0 : (int64_t)((uint64_t)beta * (uint64_t)row[j * c.cs]);
@@ -96,6 +103,13 @@ static void gemm_i64(int64_t m, int64_t n, int64_t k, int64_t alpha, ember_mat a
         row[j * c.cs] = (int64_t)((uint64_t)row[j * c.cs] + av * (uint64_t)brow[j * b.cs]);
     }
   }
+}
+
+static void gemm_i64(int64_t m, int64_t n, int64_t k, int64_t alpha, ember_mat a,
+                     ember_mat b, int64_t beta, ember_mat c) {
+  i64_product g = { n, k, alpha, beta, a, b, c };
+  /* PARALLEL_WORK multiply-adds weigh as much as EMBER_PARALLEL_GRAIN elements */
+  ember_parallel_for(m, m * n * k / (PARALLEL_WORK / EMBER_PARALLEL_GRAIN), gemm_i64_rows, &g);
 }
 
 /* C = beta * C for a product with k == 0 (BLAS would do it, but says nothing of k = 0). */
@@ -206,6 +220,35 @@ static int rows_collapse(const side *s, int nb, const int64_t *bshape, int64_t r
   return 1;
 }
 
+typedef struct batch {
+  ember_dtype dt;
+  int nb;
+  const int64_t *bshape;
+  int64_t m, n, k;
+  double alpha, beta;
+  const side *a, *b, *c;
+} batch;
+
+/* Products [lo, hi) of a batch, one after another. */
+static void batch_products(const batch *g, int64_t lo, int64_t hi) {
+  int64_t es = (int64_t)ember_dtype_size(g->dt);
+  const side *a = g->a, *b = g->b, *c = g->c;
+  for (int64_t i = lo; i < hi; i++) {
+    int64_t oa = 0, ob = 0, oc = 0, r = i;
+    for (int d = g->nb - 1; d >= 0; d--) {
+      int64_t ix = r % g->bshape[d];
+      r /= g->bshape[d];
+      oa += ix * a->bstride[d];
+      ob += ix * b->bstride[d];
+      oc += ix * c->bstride[d];
+    }
+    ember_mat ai = { a->m.data + oa * es, a->m.rs, a->m.cs };
+    ember_mat bi = { b->m.data + ob * es, b->m.rs, b->m.cs };
+    ember_mat ci = { c->m.data + oc * es, c->m.rs, c->m.cs };
+    ember_gemm(g->dt, g->m, g->n, g->k, g->alpha, ai, bi, g->beta, ci);
+  }
+}
+
 static void gemm_batched(ember_dtype dt, int nb, const int64_t *bshape, int64_t m, int64_t n,
                          int64_t k, double alpha, const side *a, const side *b, double beta,
                          const side *c) {
@@ -221,22 +264,12 @@ static void gemm_batched(ember_dtype dt, int nb, const int64_t *bshape, int64_t 
     ember_gemm(dt, m * nbatch, n, k, alpha, a->m, b->m, beta, c->m);
     return;
   }
-  int64_t es = (int64_t)ember_dtype_size(dt);
-  int par = nbatch > 1 && m * n * k <= SMALL_GEMM && nbatch * m * n * k >= BATCH_PARALLEL_WORK;
-  #pragma omp parallel for if (par) schedule(static)
-  for (int64_t i = 0; i < nbatch; i++) {
-    int64_t oa = 0, ob = 0, oc = 0, r = i;
-    for (int d = nb - 1; d >= 0; d--) {
-      int64_t ix = r % bshape[d];
-      r /= bshape[d];
-      oa += ix * a->bstride[d];
-      ob += ix * b->bstride[d];
-      oc += ix * c->bstride[d];
-    }
-    ember_mat ai = { a->m.data + oa * es, a->m.rs, a->m.cs };
-    ember_mat bi = { b->m.data + ob * es, b->m.rs, b->m.cs };
-    ember_mat ci = { c->m.data + oc * es, c->m.rs, c->m.cs };
-    ember_gemm(dt, m, n, k, alpha, ai, bi, beta, ci);
+  batch g = { dt, nb, bshape, m, n, k, alpha, beta, a, b, c };
+  if (nbatch > 1 && m * n * k <= SMALL_GEMM && nbatch * m * n * k >= BATCH_PARALLEL_WORK) {
+    #pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < nbatch; i++) batch_products(&g, i, i + 1);
+  } else {
+    batch_products(&g, 0, nbatch);
   }
 }
 
@@ -346,13 +379,14 @@ ember_status ember_cpu_dot(ember_call *c) {
   return EMBER_OK;
 }
 
-ember_status ember_cpu_outer(ember_call *c) {
+/* Rows [lo, hi) of an outer product. */
+static void outer_rows(void *ctx, int64_t lo, int64_t hi) {
+  const ember_call *c = ctx;
   const ember_tensor *a = c->in[0], *b = c->in[1];
-  int64_t m = a->shape[0], n = b->shape[0], sa = a->stride[0], sb = b->stride[0];
+  int64_t n = b->shape[0], sa = a->stride[0], sb = b->stride[0];
   ember_dtype dt = c->out[0]->dtype;
   void *out = ember_tensor_data(c->out[0]);
-  #pragma omp parallel for if (m * n > EMBER_PARALLEL_GRAIN)
-  for (int64_t i = 0; i < m; i++) {
+  for (int64_t i = lo; i < hi; i++) {
     if (dt == EMBER_F32) {
       float av = ((const float *)ember_tensor_data(a))[i * sa], *o = (float *)out + i * n;
       const float *B = ember_tensor_data(b);
@@ -368,6 +402,11 @@ ember_status ember_cpu_outer(ember_call *c) {
       for (int64_t j = 0; j < n; j++) o[j] = (int64_t)(av * (uint64_t)B[j * sb]);
     }
   }
+}
+
+ember_status ember_cpu_outer(ember_call *c) {
+  int64_t m = c->in[0]->shape[0], n = c->in[1]->shape[0];
+  ember_parallel_for(m, m * n, outer_rows, c);
   return EMBER_OK;
 }
 

@@ -218,6 +218,34 @@ static void softmax_lanes_f64(const double *x, double *y, int64_t len, int64_t i
     }
 }
 
+typedef struct softmax_ctx {
+  span s;
+  int64_t chunks;
+  int f32, log_out;
+  int64_t es;
+  const char *xd;
+  char *yd;
+} softmax_ctx;
+
+/* Units [lo, hi): unit u is lanes [l0, l0 + LANES) of outer slice u / chunks. */
+static void softmax_units(void *ctx, int64_t lo, int64_t hi) {
+  const softmax_ctx *m = ctx;
+  span s = m->s;
+  for (int64_t u = lo; u < hi; u++) {
+    int64_t o = u / m->chunks, l0 = (u % m->chunks) * LANES;
+    int w = (int)(s.inner - l0 < LANES ? s.inner - l0 : LANES);
+    int64_t off = (o * s.len * s.inner + l0) * m->es;
+    const char *x = m->xd + off;
+    char *y = m->yd + off;
+    if (m->f32 && s.inner == 1)
+      softmax_row_f32((const float *)x, (float *)y, s.len, m->log_out);
+    else if (m->f32)
+      softmax_lanes_f32((const float *)x, (float *)y, s.len, s.inner, w, m->log_out);
+    else
+      softmax_lanes_f64((const double *)x, (double *)y, s.len, s.inner, w, m->log_out);
+  }
+}
+
 static ember_status softmax_run(ember_call *c, int log_out) {
   ember_tensor *x = ember_contiguous(c->in[0]), *out = c->out[0];
   if (x == NULL) return EMBER_ERROR;
@@ -226,23 +254,11 @@ static ember_status softmax_run(ember_call *c, int log_out) {
     ember_tensor_release(x);
     return EMBER_OK;
   }
-  int64_t chunks = (s.inner + LANES - 1) / LANES, units = s.outer * chunks;
-  int f32 = out->dtype == EMBER_F32;
-  const char *xd = ember_tensor_data(x);
-  char *yd = ember_tensor_data(out);
-  size_t es = ember_dtype_size(out->dtype);
-  #pragma omp parallel for if (ember_tensor_numel(out) > EMBER_PARALLEL_GRAIN)
-  for (int64_t u = 0; u < units; u++) {
-    int64_t o = u / chunks, l0 = (u % chunks) * LANES;
-    int w = (int)(s.inner - l0 < LANES ? s.inner - l0 : LANES);
-    int64_t off = (o * s.len * s.inner + l0) * (int64_t)es;
-    if (f32 && s.inner == 1)
-      softmax_row_f32((const float *)(xd + off), (float *)(yd + off), s.len, log_out);
-    else if (f32)
-      softmax_lanes_f32((const float *)(xd + off), (float *)(yd + off), s.len, s.inner, w, log_out);
-    else
-      softmax_lanes_f64((const double *)(xd + off), (double *)(yd + off), s.len, s.inner, w, log_out);
-  }
+  int64_t chunks = (s.inner + LANES - 1) / LANES;
+  softmax_ctx m = { s, chunks, out->dtype == EMBER_F32, log_out,
+                    (int64_t)ember_dtype_size(out->dtype), ember_tensor_data(x),
+                    ember_tensor_data(out) };
+  ember_parallel_for(s.outer * chunks, ember_tensor_numel(out), softmax_units, &m);
   ember_tensor_release(x);
   return EMBER_OK;
 }
@@ -302,6 +318,33 @@ static void normalize_f64(const double *x, double *y, int64_t n, double mean, do
   if (b) for (int64_t i = 0; i < n; i++) y[i] += b[i];
 }
 
+typedef struct norm_ctx {
+  const void *x;
+  void *y;
+  const void *w, *b;
+  int64_t n;
+  double eps;
+  int f32;
+} norm_ctx;
+
+/* Rows [lo, hi) of n elements each. */
+static void norm_rows(void *ctx, int64_t lo, int64_t hi) {
+  const norm_ctx *m = ctx;
+  int64_t n = m->n;
+  for (int64_t r = lo; r < hi; r++) {
+    double mean, rstd;
+    if (m->f32) {
+      const float *xr = (const float *)m->x + r * n;
+      moments_f32(xr, n, m->eps, &mean, &rstd);
+      normalize_f32(xr, (float *)m->y + r * n, n, mean, rstd, m->w, m->b);
+    } else {
+      const double *xr = (const double *)m->x + r * n;
+      moments_f64(xr, n, m->eps, &mean, &rstd);
+      normalize_f64(xr, (double *)m->y + r * n, n, mean, rstd, m->w, m->b);
+    }
+  }
+}
+
 ember_status ember_cpu_layer_norm(ember_call *c) {
   ember_tensor *out = c->out[0];
   ember_tensor *x = ember_contiguous(c->in[0]);
@@ -314,22 +357,9 @@ ember_status ember_cpu_layer_norm(ember_call *c) {
   }
   int64_t n = ember_shape_numel(c->attr[0].n, c->attr[0].v);
   int64_t rows = n ? ember_tensor_numel(x) / n : 0;
-  double eps = c->attr[1].f;
-  int f32 = out->dtype == EMBER_F32;
-  const void *W = w ? ember_tensor_data(w) : NULL, *B = b ? ember_tensor_data(b) : NULL;
-  #pragma omp parallel for if (rows * n > EMBER_PARALLEL_GRAIN)
-  for (int64_t r = 0; r < rows; r++) {
-    double mean, rstd;
-    if (f32) {
-      const float *xr = (const float *)ember_tensor_data(x) + r * n;
-      moments_f32(xr, n, eps, &mean, &rstd);
-      normalize_f32(xr, (float *)ember_tensor_data(out) + r * n, n, mean, rstd, W, B);
-    } else {
-      const double *xr = (const double *)ember_tensor_data(x) + r * n;
-      moments_f64(xr, n, eps, &mean, &rstd);
-      normalize_f64(xr, (double *)ember_tensor_data(out) + r * n, n, mean, rstd, W, B);
-    }
-  }
+  norm_ctx m = { ember_tensor_data(x), ember_tensor_data(out), w ? ember_tensor_data(w) : NULL,
+                 b ? ember_tensor_data(b) : NULL, n, c->attr[1].f, out->dtype == EMBER_F32 };
+  ember_parallel_for(rows, rows * n, norm_rows, &m);
 done:
   ember_tensor_release(x);
   ember_tensor_release(w);
@@ -394,6 +424,29 @@ ember_status ember_cpu_batch_norm(ember_call *c) {
 
 /* {====== embedding, one_hot */
 
+typedef struct embed_ctx {
+  const int64_t *iv;
+  int64_t base;
+  const ember_tensor *w;
+  char *out;
+  int64_t dim;
+} embed_ctx;
+
+/* Output rows [lo, hi): row i is the weight's row iv[i] - base. */
+static void embed_rows(void *ctx, int64_t lo, int64_t hi) {
+  const embed_ctx *m = ctx;
+  const ember_tensor *w = m->w;
+  int64_t es = (int64_t)ember_dtype_size(w->dtype), dim = m->dim;
+  const char *wd = ember_tensor_data(w);
+  for (int64_t i = lo; i < hi; i++) {
+    const char *src = wd + (m->iv[i] - m->base) * w->stride[0] * es;
+    char *dst = m->out + i * dim * es;
+    if (w->stride[1] == 1) memcpy(dst, src, (size_t)(dim * es));
+    else
+      for (int64_t j = 0; j < dim; j++) memcpy(dst + j * es, src + j * w->stride[1] * es, (size_t)es);
+  }
+}
+
 ember_status ember_cpu_embedding(ember_call *c) {
   ember_tensor *idx = ember_contiguous(c->in[0]), *w = c->in[1], *out = c->out[0];
   if (idx == NULL) return EMBER_ERROR;
@@ -409,17 +462,8 @@ ember_status ember_cpu_embedding(ember_call *c) {
       ember_tensor_release(idx);
       return st;
     }
-  size_t es = ember_dtype_size(w->dtype);
-  const char *wd = ember_tensor_data(w);
-  char *od = ember_tensor_data(out);
-  #pragma omp parallel for if (n * dim > EMBER_PARALLEL_GRAIN)
-  for (int64_t i = 0; i < n; i++) {
-    const char *src = wd + (iv[i] - base) * w->stride[0] * (int64_t)es;
-    char *dst = od + i * dim * (int64_t)es;
-    if (w->stride[1] == 1) memcpy(dst, src, (size_t)dim * es);
-    else
-      for (int64_t j = 0; j < dim; j++) memcpy(dst + j * (int64_t)es, src + j * w->stride[1] * (int64_t)es, es);
-  }
+  embed_ctx m = { iv, base, w, ember_tensor_data(out), dim };
+  ember_parallel_for(n, n * dim, embed_rows, &m);
   ember_tensor_release(idx);
   return EMBER_OK;
 }
@@ -466,6 +510,38 @@ done:
 
 /* {====== dropout */
 
+typedef struct drop_ctx {
+  uint64_t key, first;
+  double p, scale;
+  int f32;
+  const char *x;
+  char *y;
+  int64_t n;
+} drop_ctx;
+
+#define DROP_BATCH (4 * EMBER_PHILOX_BATCH)      /* elements per batch of draws */
+
+/* Batches [lo, hi) of DROP_BATCH elements, each from one batch of Philox blocks. */
+static void drop_batches(void *ctx, int64_t lo, int64_t hi) {
+  const drop_ctx *m = ctx;
+  for (int64_t bt = lo; bt < hi; bt++) {
+    uint32_t r[DROP_BATCH];
+    ember_philox4x32_batch(m->key, m->first + (uint64_t)(bt * EMBER_PHILOX_BATCH), r);
+    int64_t i0 = bt * DROP_BATCH, len = m->n - i0 < DROP_BATCH ? m->n - i0 : DROP_BATCH;
+    if (m->f32) {
+      const float *x = (const float *)m->x + i0;
+      float *y = (float *)m->y + i0, scale = (float)m->scale;
+      for (int64_t k = 0; k < len; k++)
+        y[k] = pick(ember_u32_to_unit_f32(r[k]) >= m->p, x[k] * scale, 0.0f);
+    } else {
+      const double *x = (const double *)m->x + i0;
+      double *y = (double *)m->y + i0;
+      for (int64_t k = 0; k < len; k++)
+        y[k] = ember_u32_to_unit_f32(r[k]) >= m->p ? x[k] * m->scale : 0.0;
+    }
+  }
+}
+
 /* Element i of the (contiguous) input keeps when draw i of the stream is >= p; draw i
 ** is word i % 4 of Philox block first + i / 4, so the mask does not depend on how the
 ** work is split over threads, and a GPU kernel can make the same one. */
@@ -476,22 +552,11 @@ ember_status ember_cpu_dropout(ember_call *c) {
   if (p == 1) return ember_fill_(out, 0);
   ember_tensor *x = ember_contiguous(c->in[0]);
   if (x == NULL) return EMBER_ERROR;
-  int64_t n = ember_tensor_numel(x), blocks = (n + 3) / 4;
-  uint64_t key = ember_rng_seed(), first = ember_rng_reserve(n);
-  double scale = 1.0 / (1.0 - p);
-  int f32 = out->dtype == EMBER_F32;
-  const char *xd = ember_tensor_data(x);
-  char *yd = ember_tensor_data(out);
-  #pragma omp parallel for if (n > EMBER_PARALLEL_GRAIN)
-  for (int64_t blk = 0; blk < blocks; blk++) {
-    uint32_t r[4];
-    ember_philox4x32(key, first + (uint64_t)blk, r);
-    for (int64_t i = blk * 4; i < blk * 4 + 4 && i < n; i++) {
-      int keep = ember_u32_to_unit_f32(r[i & 3]) >= p;
-      if (f32) ((float *)yd)[i] = keep ? ((const float *)xd)[i] * (float)scale : 0.0f;
-      else ((double *)yd)[i] = keep ? ((const double *)xd)[i] * scale : 0.0;
-    }
-  }
+  int64_t n = ember_tensor_numel(x);
+  drop_ctx m = { ember_rng_seed(), 0, p, 1.0 / (1.0 - p), out->dtype == EMBER_F32,
+                 ember_tensor_data(x), ember_tensor_data(out), n };
+  m.first = ember_rng_reserve(n);
+  ember_parallel_for((n + DROP_BATCH - 1) / DROP_BATCH, n, drop_batches, &m);
   ember_tensor_release(x);
   return EMBER_OK;
 }

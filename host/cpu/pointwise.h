@@ -4,8 +4,8 @@
 ** A loop (ember_loop_fn) gets byte pointers and byte strides for the output and the
 ** inputs of one innermost run. The helpers below take a scalar function and apply it
 ** over the run with three paths: all operands contiguous (a plain indexed loop the
-** compiler vectorises, `omp simd` says it may), the second input broadcast (stride 0),
-** and the general strided run. They are static inline and are always called with a
+** compiler vectorises, `omp simd` says it may), an input after the first broadcast
+** (stride 0), and the general strided run. They are static inline and are always called with a
 ** constant function, so the compiler inlines the scalar function into each path; one
 ** short loop function per (op, dtype) is all an op writes:
 **
@@ -64,11 +64,28 @@ typedef struct ember_pw_ctx {
         f(*(const T *)(d[1] + i * s[1]), *(const T *)(d[2] + i * s[2]), p);             \
   }
 
-/* ternary: out = f(a, b, c) (where, lerp, addcmul) */
+/* ternary: out = f(a, b, c) (where, lerp, addcmul); b or c may be broadcast (a Lua
+** number: where(cond, x, 0)) */
 #define PW_TERNARY(T, A, fname)                                                         \
   static inline void fname(char **d, const int64_t *s, int64_t n,                       \
                            T (*f)(A, T, T, const double *), void *ctx) {                \
     const double *p = PW_PARAMS(ctx);                                                   \
+    const int64_t es = (int64_t)sizeof(T);                                              \
+    if (s[0] == es && s[1] == (int64_t)sizeof(A) && (s[2] == es || s[2] == 0) &&        \
+        (s[3] == es || s[3] == 0) && (s[2] || s[3])) {                                  \
+      T *o = (T *)d[0]; const A *a = (const A *)d[1];                                   \
+      const T *b = (const T *)d[2], *c = (const T *)d[3];                               \
+      if (s[2] && s[3]) {                                                               \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = f(a[i], b[i], c[i], p); \
+      } else if (s[2]) {                                                                \
+        const T cv = *c;                                                                \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = f(a[i], b[i], cv, p); \
+      } else {                                                                          \
+        const T bv = *b;                                                                \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = f(a[i], bv, c[i], p); \
+      }                                                                                 \
+      return;                                                                           \
+    }                                                                                   \
     for (int64_t i = 0; i < n; i++)                                                     \
       *(T *)(d[0] + i * s[0]) = f(*(const A *)(d[1] + i * s[1]),                        \
                                   *(const T *)(d[2] + i * s[2]),                        \

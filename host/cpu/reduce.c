@@ -243,6 +243,13 @@ static void reduce_block(const ember_reducer *r, const plan *pl, int64_t o0, int
   for (int j = 0; j < m; j++) r->finish(&acc[r->npass - 1][j], &acc[0][j], cx, out, o0 + j);
 }
 
+/* Block k of bs outputs (the last may be short). */
+static void run_block(const ember_reducer *r, const plan *pl, int64_t k, int64_t bs,
+                      const ember_rctx *cx, char *const *out, char *tile) {
+  int64_t o0 = k * bs;
+  reduce_block(r, pl, o0, (int)(pl->nout - o0 < bs ? pl->nout - o0 : bs), cx, out, tile);
+}
+
 /* Chunk edges at multiples of 64 elements, so threads start on aligned data. */
 static int64_t chunk_edge(int64_t len, int t, int nt) {
   if (t >= nt) return len;
@@ -306,15 +313,17 @@ ember_status ember_reduce_run(const ember_reducer *r, const ember_tensor *x, uin
     bs = bs < 1 ? 1 : bs > BLOCK ? BLOCK : bs;
     int64_t nblk = (pl.nout + bs - 1) / bs;
     int need_tile = pl.rstride[pl.nr - 1] != pl.es && bs > 1;
-    #pragma omp parallel if (work > EMBER_PARALLEL_GRAIN && nblk > 1)
-    {
-      char *tile = need_tile ? malloc(TILE_BYTES) : NULL;  /* NULL: fold in place, slower */
-      #pragma omp for schedule(static)
-      for (int64_t k = 0; k < nblk; k++) {
-        int64_t o0 = k * bs;
-        int m = (int)(pl.nout - o0 < bs ? pl.nout - o0 : bs);
-        reduce_block(r, &pl, o0, m, cx, out, tile);
+    if (nblk > 1 && ember_parallel_worth(work)) {
+      #pragma omp parallel
+      {
+        char *tile = need_tile ? malloc(TILE_BYTES) : NULL;  /* NULL: fold in place, slower */
+        #pragma omp for schedule(static)
+        for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, k, bs, cx, out, tile);
+        free(tile);
       }
+    } else {
+      char *tile = need_tile ? malloc(TILE_BYTES) : NULL;
+      for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, k, bs, cx, out, tile);
       free(tile);
     }
   }

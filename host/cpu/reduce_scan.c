@@ -57,6 +57,24 @@ static void scan(const char *src, char *dst, int64_t len, int64_t inner, int m, 
   }
 }
 
+typedef struct scan_ctx {
+  const char *src;
+  char *dst;
+  int64_t len, inner, nrow, es;
+  ember_dtype dt;
+} scan_ctx;
+
+/* Tasks [lo, hi): task t scans columns [t % nrow * ROW, + ROW) of outer slice t / nrow. */
+static void scan_tasks(void *ctx, int64_t lo, int64_t hi) {
+  const scan_ctx *s = ctx;
+  for (int64_t t = lo; t < hi; t++) {
+    int64_t o = t / s->nrow, i0 = t % s->nrow * ROW;
+    int m = (int)(s->inner - i0 < ROW ? s->inner - i0 : ROW);
+    int64_t off = (o * s->len * s->inner + i0) * s->es;
+    scan(s->src + off, s->dst + off, s->len, s->inner, m, s->dt);
+  }
+}
+
 ember_status ember_cpu_cumsum(ember_call *c) {
   ember_tensor *x = c->in[0], *y = c->out[0];
   ember_dtype dt = x->dtype;
@@ -71,17 +89,10 @@ ember_status ember_cpu_cumsum(ember_call *c) {
   for (int k = d + 1; k < x->ndim; k++) inner *= x->shape[k];
   ember_tensor *xc = ember_contiguous(x);
   if (xc == NULL) return EMBER_ERROR;
-  const char *src = ember_tensor_data(xc);
-  char *dst = ember_tensor_data(y);
-  int64_t es = (int64_t)ember_dtype_size(dt);
-  int64_t nrow = (inner + ROW - 1) / ROW, ntask = outer * nrow;
-  #pragma omp parallel for schedule(static) if (numel > EMBER_PARALLEL_GRAIN && ntask > 1)
-  for (int64_t t = 0; t < ntask; t++) {
-    int64_t o = t / nrow, i0 = t % nrow * ROW;
-    int m = (int)(inner - i0 < ROW ? inner - i0 : ROW);
-    int64_t off = (o * len * inner + i0) * es;
-    scan(src + off, dst + off, len, inner, m, dt);
-  }
+  int64_t nrow = (inner + ROW - 1) / ROW;
+  scan_ctx s = { ember_tensor_data(xc), ember_tensor_data(y), len, inner, nrow,
+                 (int64_t)ember_dtype_size(dt), dt };
+  ember_parallel_for(outer * nrow, numel, scan_tasks, &s);
   ember_tensor_release(xc);
   return EMBER_OK;
 }

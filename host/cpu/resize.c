@@ -41,6 +41,61 @@ static int64_t pad_source(ember_pad_mode mode, int64_t o, int64_t before, int64_
   return -1;
 }
 
+/* What every row of a pad reads: the padded dims' maps (dim first + j at maps + at[j]),
+** the fill element, and the last dim's interior [lo, hi). */
+typedef struct pad_ctx {
+  const ember_tensor *x, *out;
+  int nd, first;
+  size_t es;
+  const int64_t *maps, *at, *lmap;
+  const unsigned char *fill;
+  const char *src;
+  char *dst;
+  int64_t last, st, before, lo, hi;
+} pad_ctx;
+
+/* Output rows [r0, r1) (rows of the last dim). */
+static void pad_rows(void *ctx, int64_t r0, int64_t r1) {
+  const pad_ctx *p = ctx;
+  const ember_tensor *x = p->x, *out = p->out;
+  int nd = p->nd, first = p->first;
+  size_t es = p->es;
+  const int64_t *maps = p->maps, *at = p->at, *lmap = p->lmap;
+  const char *src = p->src, *fill = (const char *)p->fill;
+  int64_t last = p->last, st = p->st, before = p->before, lo = p->lo, hi = p->hi;
+  for (int64_t r = r0; r < r1; r++) {
+    char *d = p->dst + (size_t)(r * last) * es;
+    int64_t rem = r, off = 0;
+    int empty = 0;
+    for (int k = nd - 2; k >= 0; k--) {     /* the row's index, dim by dim from the back */
+      int64_t o = rem % out->shape[k];
+      rem /= out->shape[k];
+      int64_t i = k >= first ? maps[at[k - first] + o] : o;
+      if (i < 0) empty = 1;
+      else off += i * x->stride[k];
+    }
+    if (empty) {
+      for (int64_t o = 0; o < last; o++) copy_elem(d + (size_t)o * es, fill, es);
+      continue;
+    }
+    for (int64_t o = 0; o < lo; o++) {
+      int64_t i = lmap[o];
+      copy_elem(d + (size_t)o * es, i < 0 ? fill : src + (size_t)(off + i * st) * es, es);
+    }
+    if (st == 1) {
+      if (hi > lo)
+        memcpy(d + (size_t)lo * es, src + (size_t)(off + lo - before) * es, (size_t)(hi - lo) * es);
+    } else {
+      for (int64_t o = lo; o < hi; o++)
+        copy_elem(d + (size_t)o * es, src + (size_t)(off + (o - before) * st) * es, es);
+    }
+    for (int64_t o = hi; o < last; o++) {
+      int64_t i = lmap[o];
+      copy_elem(d + (size_t)o * es, i < 0 ? fill : src + (size_t)(off + i * st) * es, es);
+    }
+  }
+}
+
 ember_status ember_cpu_pad(ember_call *c) {
   ember_pad_geom g;
   if (ember_pad_geom_of(c, &g) != EMBER_OK) return EMBER_ERROR;
@@ -62,45 +117,14 @@ ember_status ember_cpu_pad(ember_call *c) {
       maps[at[j] + o] = pad_source(g.mode, o, g.before[j], x->shape[first + j]);
   unsigned char fill[16] = {0};
   ember_store_f64(x->dtype, fill, g.value);
-  const char *src = ember_tensor_data(x);
-  char *dst = ember_tensor_data(out);
-  int64_t last = out->shape[nd - 1], rows = total / last, st = x->stride[nd - 1];
-  const int64_t *lmap = maps + at[g.npad - 1];
+  int64_t last = out->shape[nd - 1], rows = total / last;
   int64_t before = g.before[g.npad - 1], size = x->shape[nd - 1];
   int64_t lo = before > 0 ? before : 0, hi = before + size < last ? before + size : last;
   if (hi < lo) hi = lo;
-  #pragma omp parallel for if (total > EMBER_PARALLEL_GRAIN)
-  for (int64_t r = 0; r < rows; r++) {
-    char *d = dst + (size_t)(r * last) * es;
-    int64_t rem = r, off = 0;
-    int empty = 0;
-    for (int k = nd - 2; k >= 0; k--) {     /* the row's index, dim by dim from the back */
-      int64_t o = rem % out->shape[k];
-      rem /= out->shape[k];
-      int64_t i = k >= first ? maps[at[k - first] + o] : o;
-      if (i < 0) empty = 1;
-      else off += i * x->stride[k];
-    }
-    if (empty) {
-      for (int64_t o = 0; o < last; o++) copy_elem(d + (size_t)o * es, (const char *)fill, es);
-      continue;
-    }
-    for (int64_t o = 0; o < lo; o++) {
-      int64_t i = lmap[o];
-      copy_elem(d + (size_t)o * es, i < 0 ? (const char *)fill : src + (size_t)(off + i * st) * es, es);
-    }
-    if (st == 1) {
-      if (hi > lo)
-        memcpy(d + (size_t)lo * es, src + (size_t)(off + lo - before) * es, (size_t)(hi - lo) * es);
-    } else {
-      for (int64_t o = lo; o < hi; o++)
-        copy_elem(d + (size_t)o * es, src + (size_t)(off + (o - before) * st) * es, es);
-    }
-    for (int64_t o = hi; o < last; o++) {
-      int64_t i = lmap[o];
-      copy_elem(d + (size_t)o * es, i < 0 ? (const char *)fill : src + (size_t)(off + i * st) * es, es);
-    }
-  }
+  pad_ctx p = { x, out, nd, first, es, maps, at, maps + at[g.npad - 1], fill,
+                ember_tensor_data(x), ember_tensor_data(out), last, x->stride[nd - 1],
+                before, lo, hi };
+  ember_parallel_for(rows, total, pad_rows, &p);
   free(maps);
   return EMBER_OK;
 }
@@ -239,6 +263,30 @@ static void bilinear_plane(ember_dtype dt, const void *in, void *out, const embe
   }
 }
 
+typedef struct interp_ctx {
+  ember_dtype dt;
+  size_t es;
+  int64_t isz, osz;
+  const char *in;
+  char *out;
+  const ember_interp_geom *g;
+  const taps *ty, *tx;
+} interp_ctx;
+
+/* Planes [lo, hi) (batch x channels) of an interpolation. */
+static void interp_planes(void *ctx, int64_t lo, int64_t hi) {
+  const interp_ctx *ic = ctx;
+  ember_dtype dt = ic->dt;
+  const ember_interp_geom *g = ic->g;
+  for (int64_t p = lo; p < hi; p++) {
+    const char *pi = ic->in + (size_t)(p * ic->isz) * ic->es;
+    char *po = ic->out + (size_t)(p * ic->osz) * ic->es;
+    if (g->mode == EMBER_INTERP_BILINEAR) bilinear_plane(dt, pi, po, g, ic->ty, ic->tx);
+    else if (dt == EMBER_F32) nearest_plane_f32((const float *)pi, (float *)po, g, ic->ty, ic->tx);
+    else nearest_plane_f64((const double *)pi, (double *)po, g, ic->ty, ic->tx);
+  }
+}
+
 ember_status ember_cpu_interpolate(ember_call *c) {
   ember_interp_geom g;
   if (ember_interp_geom_of(c, &g) != EMBER_OK) return EMBER_ERROR;
@@ -258,17 +306,9 @@ ember_status ember_cpu_interpolate(ember_call *c) {
     free_taps(&tx);
     return EMBER_ERROR;
   }
-  const char *in = ember_tensor_data(x);
-  char *out = ember_tensor_data(c->out[0]);
-  int bilinear = g.mode == EMBER_INTERP_BILINEAR;
-  #pragma omp parallel for if (planes * osz > EMBER_PARALLEL_GRAIN && planes > 1)
-  for (int64_t p = 0; p < planes; p++) {
-    const char *pi = in + (size_t)(p * isz) * es;
-    char *po = out + (size_t)(p * osz) * es;
-    if (bilinear) bilinear_plane(dt, pi, po, &g, &ty, &tx);
-    else if (dt == EMBER_F32) nearest_plane_f32((const float *)pi, (float *)po, &g, &ty, &tx);
-    else nearest_plane_f64((const double *)pi, (double *)po, &g, &ty, &tx);
-  }
+  interp_ctx ic = { dt, es, isz, osz, ember_tensor_data(x), ember_tensor_data(c->out[0]),
+                    &g, &ty, &tx };
+  ember_parallel_for(planes, planes * osz, interp_planes, &ic);
   free_taps(&ty);
   free_taps(&tx);
   ember_tensor_release(x);
