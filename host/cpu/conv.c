@@ -1,5 +1,7 @@
 /*
-** conv.c — CPU kernels of conv2d (im2col + GEMM) and conv_transpose2d (GEMM + col2im).
+** conv.c — CPU kernels of conv2d (im2col + GEMM), conv_transpose2d (GEMM + col2im)
+** and conv2d's gradients: the input's is conv_transpose2d's computation, the weight's
+** a GEMM of the output's gradient with the input's columns (transposed).
 **
 ** The column matrix of an image has one row per (channel, ki, kj) tap and one column
 ** per window position; row r, column (oy, ox) holds image[c, oy*s - p + ki*d,
@@ -7,7 +9,9 @@
 ** group's weight (O/g x C/g*kh*kw, PyTorch's layout read as a matrix) by it, which
 ** gives the output in NCHW order directly. conv_transpose2d is the adjoint: the
 ** transposed weight times the input image gives columns over the *output* image, and
-** col2im adds each column entry back into the pixel it came from.
+** col2im adds each column entry back into the pixel it came from. The weight gradient
+** of one group is the sum over images of grad_output (O/g x positions) times the
+** columns transposed (positions x C/g*kh*kw), one GEMM over all the positions.
 **
 ** Kernels run in f32 or f64 (c->compute; f16/bf16 are widened by the dispatcher).
 ** Outputs come contiguous from the dispatcher; inputs are made contiguous here. GEMM is
@@ -102,56 +106,77 @@ static inline void scatter_add(ember_dtype dt, void *restrict dst, const void *r
 static void im2col(ember_dtype dt, const void *img, void *col, int64_t ld, const colgeom *g) {
   const ember_window *win = g->win;
   size_t es = ember_dtype_size(dt);
-  int64_t kk = win->k[0] * win->k[1], rows = g->ch * kk, npix = g->h * g->w;
+  int64_t kk = win->k[0] * win->k[1], npix = g->h * g->w;
   /* at stride 1 with rows as long as the image's, a row of columns is the whole plane
      shifted: one copy, then the positions that wrapped round an edge are zeroed */
   int flat = win->s[0] == 1 && win->s[1] == 1 && g->ow == g->w;
-  for (int64_t r = 0; r < rows; r++) {
-    int64_t ch = r / kk, ki = r % kk / win->k[1], kj = r % win->k[1];
+  /* tap by tap, then channel by channel: a tap's ranges are worked out once (rows are
+     short, and the divisions would cost as much as the copies) */
+  for (int64_t t = 0; t < kk; t++) {
+    int64_t ki = t / win->k[1], kj = t % win->k[1];
     int64_t qy = ki * win->d[0] - win->p[0], qx = kj * win->d[1] - win->p[1];
     int64_t ylo, yhi, xlo, xhi;
     tap_range(g->h, g->oh, win->s[0], qy, &ylo, &yhi);
     tap_range(g->w, g->ow, win->s[1], qx, &xlo, &xhi);
-    const char *plane = (const char *)img + (size_t)(ch * npix) * es;
-    char *row = (char *)col + (size_t)(r * ld) * es;
-    if (flat) {
-      int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow;
-      if (a + shift < 0) a = -shift;
-      if (b + shift > npix) b = npix - shift;
-      if (b < a) b = a;
-      put_row(dt, row, b > a ? plane + (size_t)(a + shift) * es : NULL, a, b, g->oh * g->ow, 1);
-      for (int64_t ox = 0; ox < xlo; ox++)
-        zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
-      for (int64_t ox = xhi; ox < g->ow; ox++)
-        zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
-      continue;
-    }
-    for (int64_t oy = 0; oy < g->oh; oy++) {
-      char *d = row + (size_t)(oy * g->ow) * es;
-      if (oy < ylo || oy >= yhi || xlo == xhi) {
-        put_row(dt, d, NULL, 0, 0, g->ow, 1);
+    int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow;
+    if (a + shift < 0) a = -shift;
+    if (b + shift > npix) b = npix - shift;
+    if (b < a) b = a;
+    for (int64_t ch = 0; ch < g->ch; ch++) {
+      const char *plane = (const char *)img + (size_t)(ch * npix) * es;
+      char *row = (char *)col + (size_t)((ch * kk + t) * ld) * es;
+      if (flat) {
+        put_row(dt, row, b > a ? plane + (size_t)(a + shift) * es : NULL, a, b, g->oh * g->ow, 1);
+        for (int64_t ox = 0; ox < xlo; ox++)
+          zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
+        for (int64_t ox = xhi; ox < g->ow; ox++)
+          zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
         continue;
       }
-      int64_t first = (oy * win->s[0] + qy) * g->w + xlo * win->s[1] + qx;
-      put_row(dt, d, plane + (size_t)first * es, xlo, xhi, g->ow, win->s[1]);
+      for (int64_t oy = 0; oy < g->oh; oy++) {
+        char *d = row + (size_t)(oy * g->ow) * es;
+        if (oy < ylo || oy >= yhi || xlo == xhi) {
+          put_row(dt, d, NULL, 0, 0, g->ow, 1);
+          continue;
+        }
+        int64_t first = (oy * win->s[0] + qy) * g->w + xlo * win->s[1] + qx;
+        put_row(dt, d, plane + (size_t)first * es, xlo, xhi, g->ow, win->s[1]);
+      }
     }
   }
 }
 
-/* Adds the column matrix col (rows ld elements apart) into img: the adjoint of im2col. */
-static void col2im(ember_dtype dt, const void *col, int64_t ld, void *img, const colgeom *g) {
+/* Adds the column matrix col (rows ld elements apart) into img: the adjoint of im2col.
+** At stride 1 with rows as long as the image's (im2col's flat case) a row of columns
+** adds onto the plane shifted, in one run: its entries that fell in the padding, which
+** would wrap round an edge, are zeroed first. col is scratch, so that is allowed. */
+static void col2im(ember_dtype dt, void *col, int64_t ld, void *img, const colgeom *g) {
   const ember_window *win = g->win;
   size_t es = ember_dtype_size(dt);
-  int64_t kk = win->k[0] * win->k[1];
-  for (int64_t ch = 0; ch < g->ch; ch++) {
-    char *plane = (char *)img + (size_t)(ch * g->h * g->w) * es;
-    for (int64_t t = 0; t < kk; t++) {
-      int64_t ki = t / win->k[1], kj = t % win->k[1];
-      int64_t qy = ki * win->d[0] - win->p[0], qx = kj * win->d[1] - win->p[1];
-      int64_t ylo, yhi, xlo, xhi;
-      tap_range(g->h, g->oh, win->s[0], qy, &ylo, &yhi);
-      tap_range(g->w, g->ow, win->s[1], qx, &xlo, &xhi);
-      const char *row = (const char *)col + (size_t)((ch * kk + t) * ld) * es;
+  int64_t kk = win->k[0] * win->k[1], npix = g->h * g->w;
+  int flat = win->s[0] == 1 && win->s[1] == 1 && g->ow == g->w;
+  for (int64_t t = 0; t < kk; t++) {        /* tap by tap, as im2col */
+    int64_t ki = t / win->k[1], kj = t % win->k[1];
+    int64_t qy = ki * win->d[0] - win->p[0], qx = kj * win->d[1] - win->p[1];
+    int64_t ylo, yhi, xlo, xhi;
+    tap_range(g->h, g->oh, win->s[0], qy, &ylo, &yhi);
+    tap_range(g->w, g->ow, win->s[1], qx, &xlo, &xhi);
+    for (int64_t ch = 0; ch < g->ch; ch++) {
+      char *plane = (char *)img + (size_t)(ch * npix) * es;
+      char *row = (char *)col + (size_t)((ch * kk + t) * ld) * es;
+      if (flat) {
+        if (xlo >= xhi) continue;
+        for (int64_t ox = 0; ox < xlo; ox++)
+          zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
+        for (int64_t ox = xhi; ox < g->ow; ox++)
+          zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
+        int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow;
+        if (a + shift < 0) a = -shift;
+        if (b + shift > npix) b = npix - shift;
+        if (b > a)
+          scatter_add(dt, plane + (size_t)(a + shift) * es, row + (size_t)a * es, b - a, 1);
+        continue;
+      }
       for (int64_t oy = ylo; oy < yhi && xlo < xhi; oy++) {
         int64_t first = (oy * win->s[0] + qy) * g->w + xlo * win->s[1] + qx;
         scatter_add(dt, plane + (size_t)first * es, row + (size_t)(oy * g->ow + xlo) * es,
@@ -165,16 +190,31 @@ static void col2im(ember_dtype dt, const void *col, int64_t ld, void *img, const
 
 /* {====== GEMM and bias */
 
-/* C (m x n, ldc) = op(A) (m x k) * B (k x n, ldb) + beta * C; op(A) = A or A^T. */
-static void gemm(ember_dtype dt, int trans_a, int64_t m, int64_t n, int64_t k, const void *a,
+/* C (m x n, ldc) = op(A) (m x k) * op(B) (k x n) + beta * C; op(X) = X or X^T as
+** trans says (bit 0: A, bit 1: B). */
+enum { TRANS_A = 1, TRANS_B = 2 };
+
+static void gemm(ember_dtype dt, int trans, int64_t m, int64_t n, int64_t k, const void *a,
                  int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
-  enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  enum CBLAS_TRANSPOSE ta = trans & TRANS_A ? CblasTrans : CblasNoTrans;
+  enum CBLAS_TRANSPOSE tb = trans & TRANS_B ? CblasTrans : CblasNoTrans;
   if (dt == EMBER_F32)
-    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
                 (int)ldb, (float)beta, c, (int)ldc);
   else
-    cblas_dgemm(CblasRowMajor, ta, CblasNoTrans, (int)m, (int)n, (int)k, 1.0, a, (int)lda, b,
+    cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0, a, (int)lda, b,
                 (int)ldb, beta, c, (int)ldc);
+}
+
+/* Packs the same block of rows (rows x npos, one plane per row) of m images side by
+** side: dst row r = image 0's row r, image 1's row r, ... (ld = m * npos). Images are
+** img_step elements apart. */
+static void pack_rows(size_t es, const char *src, int64_t img_step, int64_t m, int64_t rows,
+                      int64_t npos, char *dst) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < m; j++)
+      memcpy(dst + (size_t)((r * m + j) * npos) * es, src + (size_t)(j * img_step + r * npos) * es,
+             (size_t)npos * es);
 }
 
 /* Every dimension handed to BLAS must fit its int. */
@@ -190,15 +230,23 @@ static void fill_rows(ember_dtype dt, void *dst, int64_t ld, int64_t rows, int64
                       const void *bias, const void *src, int64_t src_ld) {
   for (int64_t o = 0; o < rows; o++) {
     if (dt == EMBER_F32) {
-      float *d = (float *)dst + o * ld, bv = bias ? ((const float *)bias)[o] : 0.0f;
-      const float *s = src ? (const float *)src + o * src_ld : NULL;
-      if (s) for (int64_t i = 0; i < n; i++) d[i] = s[i] + bv;
-      else for (int64_t i = 0; i < n; i++) d[i] = bv;
+      float *restrict d = (float *)dst + o * ld, bv = bias ? ((const float *)bias)[o] : 0.0f;
+      const float *restrict s = src ? (const float *)src + o * src_ld : NULL;
+      if (s) {
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) d[i] = s[i] + bv;
+      } else {
+        for (int64_t i = 0; i < n; i++) d[i] = bv;
+      }
     } else {
-      double *d = (double *)dst + o * ld, bv = bias ? ((const double *)bias)[o] : 0.0;
-      const double *s = src ? (const double *)src + o * src_ld : NULL;
-      if (s) for (int64_t i = 0; i < n; i++) d[i] = s[i] + bv;
-      else for (int64_t i = 0; i < n; i++) d[i] = bv;
+      double *restrict d = (double *)dst + o * ld, bv = bias ? ((const double *)bias)[o] : 0.0;
+      const double *restrict s = src ? (const double *)src + o * src_ld : NULL;
+      if (s) {
+        #pragma omp simd
+        for (int64_t i = 0; i < n; i++) d[i] = s[i] + bv;
+      } else {
+        for (int64_t i = 0; i < n; i++) d[i] = bv;
+      }
     }
   }
 }
@@ -252,20 +300,36 @@ static void depthwise_plane(ember_dtype dt, const void *in, void *out, const voi
   }
 }
 
+typedef struct depthwise_ctx {
+  ember_dtype dt;
+  const char *x, *w, *bias;
+  char *out;
+  const ember_conv_geom *g;
+  const colgeom *cgeo;
+} depthwise_ctx;
+
+static void depthwise_range(void *ctx, int64_t lo, int64_t hi) {
+  const depthwise_ctx *k = ctx;
+  const ember_conv_geom *g = k->g;
+  size_t es = ember_dtype_size(k->dt);
+  int64_t og = g->oc / g->groups, kk = g->win.k[0] * g->win.k[1];
+  int64_t npix = g->h * g->w, npos = g->oh * g->ow;
+  for (int64_t p = lo; p < hi; p++) {
+    int64_t n = p / g->oc, o = p % g->oc, ci = o / og;
+    double b = !k->bias ? 0.0 : k->dt == EMBER_F32 ? ((const float *)k->bias)[o]
+                                                   : ((const double *)k->bias)[o];
+    depthwise_plane(k->dt, k->x + (size_t)((n * g->c + ci) * npix) * es,
+                    k->out + (size_t)(p * npos) * es, k->w + (size_t)(o * kk) * es, b, k->cgeo);
+  }
+}
+
 /* All planes, in parallel: no BLAS runs here, so OpenMP has the cores to itself. */
 static void depthwise(ember_dtype dt, const char *x, const char *w, const char *bias, char *out,
                       const ember_conv_geom *g) {
-  size_t es = ember_dtype_size(dt);
-  int64_t og = g->oc / g->groups, kk = g->win.k[0] * g->win.k[1];
-  int64_t planes = g->n * g->oc, npix = g->h * g->w, npos = g->oh * g->ow;
+  int64_t planes = g->n * g->oc, npos = g->oh * g->ow, kk = g->win.k[0] * g->win.k[1];
   colgeom cgeo = { 1, g->h, g->w, g->oh, g->ow, &g->win };
-  #pragma omp parallel for if (planes * npos * kk > EMBER_PARALLEL_GRAIN && planes > 1)
-  for (int64_t p = 0; p < planes; p++) {
-    int64_t n = p / g->oc, o = p % g->oc, ci = o / og;
-    double b = bias ? (dt == EMBER_F32 ? ((const float *)bias)[o] : ((const double *)bias)[o]) : 0.0;
-    depthwise_plane(dt, x + (size_t)((n * g->c + ci) * npix) * es, out + (size_t)(p * npos) * es,
-                    w + (size_t)(o * kk) * es, b, &cgeo);
-  }
+  depthwise_ctx k = { dt, x, w, bias, out, g, &cgeo };
+  ember_parallel_for(planes, planes * npos * kk, depthwise_range, &k);
 }
 
 /* }====== */
@@ -367,54 +431,152 @@ ember_status ember_cpu_conv2d(ember_call *c) {
 
 /* }====== */
 
-/* {====== conv_transpose2d */
+/* {====== conv_transpose2d and conv2d's input gradient */
+
+/* out = conv_transpose2d(x, w) + bias, g in conv_transpose2d's terms: x is n x c x h x w,
+** out n x oc x oh x ow, w c x oc/groups x kh x kw. Per group, the transposed weight
+** times the pixels gives columns over the output image, which col2im adds in. Small
+** images go several to a GEMM, their pixels packed side by side. */
+static ember_status transposed(ember_call *c, const char *x, const char *w, const char *bias,
+                               char *out, const ember_conv_geom *g) {
+  ember_dtype dt = c->compute;
+  size_t es = ember_dtype_size(dt);
+  int64_t cg = g->c / g->groups, og = g->oc / g->groups, npos = g->h * g->w, opix = g->oh * g->ow;
+  int64_t rows = og * g->win.k[0] * g->win.k[1];
+  if (g->n * g->oc * opix == 0) return EMBER_OK;
+  int64_t nb = images_per_gemm(g->n, npos, rows, es);
+  if (blas_fits(c, rows, nb * npos, cg) != EMBER_OK) return EMBER_ERROR;
+  const ember_window *win = &g->win;
+  /* a 1x1 kernel at stride 1 without padding writes its columns straight into the image */
+  int direct = nb == 1 && win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
+               win->p[0] == 0 && win->p[1] == 0 && g->oh == g->h && g->ow == g->w;
+  void *col = direct ? NULL : malloc((size_t)(rows * nb * npos) * es + 1);
+  void *xp = nb > 1 ? malloc((size_t)(cg * nb * npos) * es + 1) : NULL;
+  if ((!direct && col == NULL) || (nb > 1 && xp == NULL)) {
+    free(col);
+    free(xp);
+    return ember_op_error(c, "out of memory for the column matrix");
+  }
+  /* the output is the image; the input positions are where the window stood */
+  colgeom cgeo = { og, g->oh, g->ow, g->h, g->w, win };
+  for (int64_t n0 = 0; n0 < g->n; n0 += nb) {
+    int64_t m = g->n - n0 < nb ? g->n - n0 : nb, ld = m * npos;
+    for (int64_t gi = 0; gi < g->groups; gi++) {
+      const char *xg = x + (size_t)((n0 * g->c + gi * cg) * npos) * es;
+      const char *wg = w + (size_t)(gi * cg * rows) * es;
+      const char *bg = bias ? bias + (size_t)(gi * og) * es : NULL;
+      char *outg = out + (size_t)((n0 * g->oc + gi * og) * opix) * es;
+      for (int64_t j = 0; j < m; j++)
+        fill_rows(dt, outg + (size_t)(j * g->oc * opix) * es, opix, og, opix, bg, NULL, 0);
+      if (cg == 0) continue;
+      if (direct) {
+        gemm(dt, TRANS_A, rows, npos, cg, wg, rows, xg, npos, 1.0, outg, npos);
+        continue;
+      }
+      if (m > 1) pack_rows(es, xg, g->c * npos, m, cg, npos, xp);
+      gemm(dt, TRANS_A, rows, ld, cg, wg, rows, m > 1 ? xp : xg, ld, 0.0, col, ld);
+      for (int64_t j = 0; j < m; j++)
+        col2im(dt, (char *)col + (size_t)(j * npos) * es, ld,
+               outg + (size_t)(j * g->oc * opix) * es, &cgeo);
+    }
+  }
+  free(col);
+  free(xp);
+  return EMBER_OK;
+}
 
 ember_status ember_cpu_conv_transpose2d(ember_call *c) {
   ember_conv_geom g;
   if (ember_conv_geom_of(c, 1, &g) != EMBER_OK) return EMBER_ERROR;
-  ember_dtype dt = c->compute;
-  size_t es = ember_dtype_size(dt);
-  int64_t cg = g.c / g.groups, og = g.oc / g.groups, npos = g.h * g.w, opix = g.oh * g.ow;
-  int64_t rows = og * g.win.k[0] * g.win.k[1];
-  char *out = ember_tensor_data(c->out[0]);
-  if (g.n * g.oc * opix == 0) return EMBER_OK;
-  if (blas_fits(c, rows, npos, cg) != EMBER_OK) return EMBER_ERROR;
   convio io;
   if (take_inputs(c, &io) != EMBER_OK) {
     drop_inputs(&io);
     return EMBER_ERROR;
   }
-  const char *x = ember_tensor_data(io.x), *w = ember_tensor_data(io.w);
-  const char *bias = io.b ? ember_tensor_data(io.b) : NULL;
-  const ember_window *win = &g.win;
-  /* a 1x1 kernel at stride 1 without padding writes its columns straight into the image */
-  int direct = win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
-               win->p[0] == 0 && win->p[1] == 0 && g.oh == g.h && g.ow == g.w;
-  void *col = direct ? NULL : malloc((size_t)(rows * npos) * es + 1);
-  if (!direct && col == NULL) {
-    drop_inputs(&io);
-    return ember_op_error(c, "out of memory for the column matrix");
+  ember_status st = transposed(c, ember_tensor_data(io.x), ember_tensor_data(io.w),
+                               io.b ? ember_tensor_data(io.b) : NULL, ember_tensor_data(c->out[0]), &g);
+  drop_inputs(&io);
+  return st;
+}
+
+/* conv2d's input gradient is conv_transpose2d of grad_output by the same weight, whose
+** layout (O x C/groups x kh x kw) is conv_transpose2d's (in x out/groups x kh x kw). */
+ember_status ember_cpu_conv2d_backward_input(ember_call *c) {
+  ember_conv_geom f;
+  if (ember_conv_grad_geom_of(c, 0, &f) != EMBER_OK) return EMBER_ERROR;
+  ember_conv_geom t = f;
+  t.c = f.oc;
+  t.h = f.oh;
+  t.w = f.ow;
+  t.oc = f.c;
+  t.oh = f.h;
+  t.ow = f.w;
+  ember_tensor *go = ember_contiguous(c->in[0]), *w = go ? ember_contiguous(c->in[1]) : NULL;
+  ember_status st = EMBER_ERROR;
+  if (w) st = transposed(c, ember_tensor_data(go), ember_tensor_data(w), NULL,
+                         ember_tensor_data(c->out[0]), &t);
+  ember_tensor_release(go);
+  ember_tensor_release(w);
+  return st;
+}
+
+/* }====== */
+
+/* {====== conv2d's weight gradient */
+
+ember_status ember_cpu_conv2d_backward_weight(ember_call *c) {
+  ember_conv_geom g;
+  if (ember_conv_grad_geom_of(c, 1, &g) != EMBER_OK) return EMBER_ERROR;
+  ember_dtype dt = c->compute;
+  size_t es = ember_dtype_size(dt);
+  int64_t cg = g.c / g.groups, og = g.oc / g.groups, npos = g.oh * g.ow, npix = g.h * g.w;
+  int64_t krows = cg * g.win.k[0] * g.win.k[1];
+  char *out = ember_tensor_data(c->out[0]);
+  if (g.oc * krows == 0) return EMBER_OK;
+  if (g.n * npos == 0) {
+    memset(out, 0, (size_t)(g.oc * krows) * es);
+    return EMBER_OK;
   }
-  /* the output is the image; the input positions are where the window stood */
-  colgeom cgeo = { og, g.oh, g.ow, g.h, g.w, win };
-  for (int64_t n = 0; n < g.n; n++) {
+  int64_t nb = images_per_gemm(g.n, npos, krows, es);
+  if (blas_fits(c, og, krows, nb * npos) != EMBER_OK) return EMBER_ERROR;
+  const ember_window *win = &g.win;
+  /* a 1x1 kernel at stride 1 without padding: the image is its own columns */
+  int direct = nb == 1 && win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
+               win->p[0] == 0 && win->p[1] == 0 && g.oh == g.h && g.ow == g.w;
+  ember_tensor *gt = ember_contiguous(c->in[0]), *xt = gt ? ember_contiguous(c->in[1]) : NULL;
+  void *col = direct ? NULL : malloc((size_t)(krows * nb * npos) * es + 1);
+  void *gp = nb > 1 ? malloc((size_t)(og * nb * npos) * es + 1) : NULL;
+  ember_status st = EMBER_OK;
+  if (xt == NULL) st = EMBER_ERROR;
+  else if ((!direct && col == NULL) || (nb > 1 && gp == NULL))
+    st = ember_op_error(c, "out of memory for the column matrix");
+  if (st != EMBER_OK) {
+    free(col);
+    free(gp);
+    ember_tensor_release(gt);
+    ember_tensor_release(xt);
+    return st;
+  }
+  const char *go = ember_tensor_data(gt), *x = ember_tensor_data(xt);
+  colgeom cgeo = { cg, g.h, g.w, g.oh, g.ow, win };
+  for (int64_t n0 = 0; n0 < g.n; n0 += nb) {
+    int64_t m = g.n - n0 < nb ? g.n - n0 : nb, ld = m * npos;
     for (int64_t gi = 0; gi < g.groups; gi++) {
-      const char *xg = x + (size_t)((n * g.c + gi * cg) * npos) * es;
-      const char *wg = w + (size_t)(gi * cg * rows) * es;
-      const char *bg = bias ? bias + (size_t)(gi * og) * es : NULL;
-      char *outg = out + (size_t)((n * g.oc + gi * og) * opix) * es;
-      fill_rows(dt, outg, opix, og, opix, bg, NULL, 0);
-      if (cg == 0) continue;
-      if (direct) {
-        gemm(dt, 1, rows, npos, cg, wg, rows, xg, npos, 1.0, outg, npos);
-        continue;
-      }
-      gemm(dt, 1, rows, npos, cg, wg, rows, xg, npos, 0.0, col, npos);
-      col2im(dt, col, npos, outg, &cgeo);
+      const char *xg = x + (size_t)((n0 * g.c + gi * cg) * npix) * es;
+      const char *gg = go + (size_t)((n0 * g.oc + gi * og) * npos) * es;
+      for (int64_t j = 0; j < m && !direct; j++)
+        im2col(dt, xg + (size_t)(j * g.c * npix) * es, (char *)col + (size_t)(j * npos) * es, ld,
+               &cgeo);
+      if (m > 1) pack_rows(es, gg, g.oc * npos, m, og, npos, gp);
+      /* dW (O/g x C/g*kh*kw) = grad_output (O/g x positions) . columns^T */
+      gemm(dt, TRANS_B, og, krows, ld, m > 1 ? gp : gg, ld, direct ? xg : col, ld,
+           n0 > 0 ? 1.0 : 0.0, out + (size_t)(gi * og * krows) * es, krows);
     }
   }
   free(col);
-  drop_inputs(&io);
+  free(gp);
+  ember_tensor_release(gt);
+  ember_tensor_release(xt);
   return EMBER_OK;
 }
 

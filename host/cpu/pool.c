@@ -1,5 +1,6 @@
 /*
-** pool.c — CPU kernels of max_pool2d, avg_pool2d and adaptive_avg_pool2d.
+** pool.c — CPU kernels of max_pool2d, avg_pool2d and adaptive_avg_pool2d, and of
+** their gradients.
 **
 ** The work is planes (batch x channels) independent images, split across OpenMP
 ** threads when large. Inputs are made contiguous; outputs come contiguous from the
@@ -7,8 +8,15 @@
 ** both dtypes: max is exact either way, and sums of f32 are rounded once at the end.
 ** Window bounds follow PyTorch exactly (pooling_output_shape, the avg_pool2d divisor
 ** with and without the padding, adaptive windows [floor(i*H/o), ceil((i+1)*H/o))).
+**
+** A gradient kernel is the adjoint of its forward over one plane: it zeroes the input's
+** gradient plane and adds each output's gradient into the pixels that output read,
+** with the weight it read them with. Windows overlap, so it is a scatter; planes are
+** still independent and run in parallel (ember_parallel_for). max_pool2d keeps no indices: its gradient
+** finds each window's max again in the input.
 */
 #include <math.h>
+#include <string.h>
 
 #include "conv.h"
 
@@ -23,6 +31,23 @@ static inline void store(ember_dtype dt, void *p, int64_t i, double v) {
 
 typedef void (*plane_fn)(ember_dtype dt, const void *in, void *out, const ember_pool_geom *g);
 
+/* A forward pass over planes [lo, hi), as ember_parallel_for hands them out. */
+typedef struct planes_ctx {
+  plane_fn fn;
+  ember_dtype dt;
+  size_t es;
+  const char *in;
+  char *out;
+  int64_t isz, osz;
+  const ember_pool_geom *g;
+} planes_ctx;
+
+static void planes_range(void *ctx, int64_t lo, int64_t hi) {
+  const planes_ctx *k = ctx;
+  for (int64_t p = lo; p < hi; p++)
+    k->fn(k->dt, k->in + (size_t)(p * k->isz) * k->es, k->out + (size_t)(p * k->osz) * k->es, k->g);
+}
+
 /* Runs fn over every plane of c's input into c's output. */
 static ember_status run_planes(ember_call *c, ember_pool_kind kind, plane_fn fn) {
   ember_pool_geom g;
@@ -36,37 +61,143 @@ static ember_status run_planes(ember_call *c, ember_pool_kind kind, plane_fn fn)
   int64_t planes = g.n * g.c, isz = g.h * g.w, osz = g.oh * g.ow;
   int64_t kk = kind == EMBER_POOL_ADAPTIVE ? 1 : g.win.k[0] * g.win.k[1];
   int64_t work = kind == EMBER_POOL_ADAPTIVE ? planes * (isz + osz) : planes * osz * kk;
-  #pragma omp parallel for if (work > EMBER_PARALLEL_GRAIN && planes > 1)
-  for (int64_t p = 0; p < planes; p++)
-    fn(dt, in + (size_t)(p * isz) * es, out + (size_t)(p * osz) * es, &g);
+  planes_ctx k = { fn, dt, es, in, out, isz, osz, &g };
+  ember_parallel_for(planes, work, planes_range, &k);
   ember_tensor_release(x);
   return EMBER_OK;
 }
 
 /* {====== max_pool2d */
 
-static void max_plane(ember_dtype dt, const void *in, void *out, const ember_pool_geom *g) {
-  const ember_window *w = &g->win;
-  for (int64_t oy = 0; oy < g->oh; oy++) {
-    int64_t y0 = oy * w->s[0] - w->p[0];
-    for (int64_t ox = 0; ox < g->ow; ox++) {
-      int64_t x0 = ox * w->s[1] - w->p[1];
-      double m = -INFINITY;
-      for (int64_t ki = 0; ki < w->k[0]; ki++) {
-        int64_t y = y0 + ki * w->d[0];
-        if (y < 0 || y >= g->h) continue;
-        for (int64_t kj = 0; kj < w->k[1]; kj++) {
-          int64_t x = x0 + kj * w->d[1];
-          if (x < 0 || x >= g->w) continue;
-          double v = load(dt, in, y * g->w + x);
-          if (v > m || isnan(v)) m = v;        /* NaN wins, as in PyTorch */
-          if (isnan(m)) break;
-        }
-        if (isnan(m)) break;
-      }
-      store(dt, out, oy * g->ow + ox, m);
-    }
+#define PICKS_CHUNK 256           /* windows whose picks are found at a time */
+
+/* The taps [*lo, *hi) of a window that starts at o0 (k taps, dilation d) and land inside
+** [0, n). */
+static inline void inside(int64_t o0, int64_t k, int64_t d, int64_t n, int64_t *lo, int64_t *hi) {
+  int64_t a, b;
+  if (d == 1) {
+    a = o0 < 0 ? -o0 : 0;
+    b = n - o0 < k ? n - o0 : k;
+  } else {
+    a = o0 < 0 ? (-o0 + d - 1) / d : 0;
+    b = n - 1 - o0 < 0 ? 0 : (n - 1 - o0) / d + 1;
+    if (b > k) b = k;
   }
+  *lo = a;
+  *hi = b < a ? a : b;
+}
+
+/* The picks of one row of windows, as PyTorch's: the first max in window order, except
+** that a NaN replaces whatever came before it (so the last NaN wins); a window of -inf
+** picks its first pixel. The scan keeps the max without branching on NaN and only
+** notes one; a window that holds a NaN is scanned again. at[j] gets the index in the
+** plane of the pixel window (oy, ox0 + j) picks, or -1 when none of its taps lands in
+** the image. A 2x2 window without dilation, the common MaxPool2d(2), is unrolled. */
+static void picks_f32(const float *in, const ember_pool_geom *g, int64_t oy, int64_t ox0,
+                      int64_t n, int64_t *at) {
+  const ember_window *w = &g->win;
+  int64_t y0 = oy * w->s[0] - w->p[0], ky0, ky1;
+  inside(y0, w->k[0], w->d[0], g->h, &ky0, &ky1);
+  int two = w->k[0] == 2 && w->k[1] == 2 && w->d[0] == 1 && w->d[1] == 1 && ky0 == 0 && ky1 == 2;
+  for (int64_t j = 0; j < n; j++) {
+    int64_t x0 = (ox0 + j) * w->s[1] - w->p[1], kx0, kx1;
+    if (two && x0 >= 0 && x0 + 2 <= g->w) {
+      int64_t i = y0 * g->w + x0;
+      float a = in[i], b = in[i + 1], c = in[i + g->w], d = in[i + g->w + 1];
+      if (!(a != a || b != b || c != c || d != d)) {
+        /* each row's winner, then the rows': selects, not branches (which pixel wins is
+           data, and unpredictable), a later pixel winning only when greater */
+        float top = b > a ? b : a, bottom = d > c ? d : c;
+        int64_t rt = b > a ? i + 1 : i, rb = d > c ? i + g->w + 1 : i + g->w;
+        at[j] = bottom > top ? rb : rt;
+        continue;
+      }
+    }
+    inside(x0, w->k[1], w->d[1], g->w, &kx0, &kx1);
+    if (ky0 >= ky1 || kx0 >= kx1) {
+      at[j] = -1;
+      continue;
+    }
+    int64_t r = (y0 + ky0 * w->d[0]) * g->w + x0 + kx0 * w->d[1];
+    float m = -INFINITY;
+    int nan = 0;
+    for (int64_t ki = ky0; ki < ky1; ki++) {
+      int64_t row = (y0 + ki * w->d[0]) * g->w + x0;
+      for (int64_t kj = kx0; kj < kx1; kj++) {
+        int64_t i = row + kj * w->d[1];
+        float v = in[i];
+        nan |= v != v;
+        if (v > m) {
+          m = v;
+          r = i;
+        }
+      }
+    }
+    for (int64_t ki = ky0; ki < ky1 && nan; ki++)
+      for (int64_t kj = kx0; kj < kx1; kj++) {
+        int64_t i = (y0 + ki * w->d[0]) * g->w + x0 + kj * w->d[1];
+        if (in[i] != in[i]) r = i;
+      }
+    at[j] = r;
+  }
+}
+
+/* The same in f64, without the unrolled case. */
+static void picks_f64(const double *in, const ember_pool_geom *g, int64_t oy, int64_t ox0,
+                      int64_t n, int64_t *at) {
+  const ember_window *w = &g->win;
+  int64_t y0 = oy * w->s[0] - w->p[0], ky0, ky1;
+  inside(y0, w->k[0], w->d[0], g->h, &ky0, &ky1);
+  for (int64_t j = 0; j < n; j++) {
+    int64_t x0 = (ox0 + j) * w->s[1] - w->p[1], kx0, kx1;
+    inside(x0, w->k[1], w->d[1], g->w, &kx0, &kx1);
+    if (ky0 >= ky1 || kx0 >= kx1) {
+      at[j] = -1;
+      continue;
+    }
+    int64_t r = (y0 + ky0 * w->d[0]) * g->w + x0 + kx0 * w->d[1];
+    double m = -INFINITY;
+    int nan = 0;
+    for (int64_t ki = ky0; ki < ky1; ki++) {
+      int64_t row = (y0 + ki * w->d[0]) * g->w + x0;
+      for (int64_t kj = kx0; kj < kx1; kj++) {
+        int64_t i = row + kj * w->d[1];
+        double v = in[i];
+        nan |= v != v;
+        if (v > m) {
+          m = v;
+          r = i;
+        }
+      }
+    }
+    for (int64_t ki = ky0; ki < ky1 && nan; ki++)
+      for (int64_t kj = kx0; kj < kx1; kj++) {
+        int64_t i = (y0 + ki * w->d[0]) * g->w + x0 + kj * w->d[1];
+        if (in[i] != in[i]) r = i;
+      }
+    at[j] = r;
+  }
+}
+
+static void picks(ember_dtype dt, const void *in, const ember_pool_geom *g, int64_t oy,
+                  int64_t ox0, int64_t n, int64_t *at) {
+  if (dt == EMBER_F32) picks_f32(in, g, oy, ox0, n, at);
+  else picks_f64(in, g, oy, ox0, n, at);
+}
+
+static void max_plane(ember_dtype dt, const void *in, void *out, const ember_pool_geom *g) {
+  int64_t at[PICKS_CHUNK];
+  for (int64_t oy = 0; oy < g->oh; oy++)
+    for (int64_t ox0 = 0; ox0 < g->ow; ox0 += PICKS_CHUNK) {
+      int64_t n = g->ow - ox0 < PICKS_CHUNK ? g->ow - ox0 : PICKS_CHUNK, o = oy * g->ow + ox0;
+      picks(dt, in, g, oy, ox0, n, at);
+      if (dt == EMBER_F32)
+        for (int64_t j = 0; j < n; j++)
+          ((float *)out)[o + j] = at[j] < 0 ? -INFINITY : ((const float *)in)[at[j]];
+      else
+        for (int64_t j = 0; j < n; j++)
+          ((double *)out)[o + j] = at[j] < 0 ? -INFINITY : ((const double *)in)[at[j]];
+    }
 }
 
 ember_status ember_cpu_max_pool2d(ember_call *c) {
@@ -130,6 +261,135 @@ static void adaptive_plane(ember_dtype dt, const void *in, void *out, const embe
 
 ember_status ember_cpu_adaptive_avg_pool2d(ember_call *c) {
   return run_planes(c, EMBER_POOL_ADAPTIVE, adaptive_plane);
+}
+
+/* }====== */
+
+/* {====== gradients */
+
+/* Runs fn over every plane: in[0] is the output's gradient, in[1] (max only) the input;
+** c's output is the input's gradient. */
+typedef void (*grad_plane_fn)(ember_dtype dt, const void *gout, const void *in, void *gin,
+                              const ember_pool_geom *g);
+
+typedef struct grad_planes_ctx {
+  grad_plane_fn fn;
+  ember_dtype dt;
+  size_t es;
+  const char *gout, *in;
+  char *gin;
+  int64_t isz, osz;
+  const ember_pool_geom *g;
+} grad_planes_ctx;
+
+static void grad_planes_range(void *ctx, int64_t lo, int64_t hi) {
+  const grad_planes_ctx *k = ctx;
+  for (int64_t p = lo; p < hi; p++) {
+    char *gp = k->gin + (size_t)(p * k->isz) * k->es;
+    memset(gp, 0, (size_t)k->isz * k->es);
+    k->fn(k->dt, k->gout + (size_t)(p * k->osz) * k->es,
+          k->in ? k->in + (size_t)(p * k->isz) * k->es : NULL, gp, k->g);
+  }
+}
+
+static ember_status run_grad_planes(ember_call *c, ember_pool_kind kind, grad_plane_fn fn) {
+  ember_pool_geom g;
+  if (ember_pool_grad_geom_of(c, kind, &g) != EMBER_OK) return EMBER_ERROR;
+  ember_tensor *go = ember_contiguous(c->in[0]);
+  ember_tensor *x = go && kind == EMBER_POOL_MAX ? ember_contiguous(c->in[1]) : NULL;
+  if (go == NULL || (kind == EMBER_POOL_MAX && x == NULL)) {
+    ember_tensor_release(go);
+    return EMBER_ERROR;
+  }
+  ember_dtype dt = c->compute;
+  size_t es = ember_dtype_size(dt);
+  const char *gout = ember_tensor_data(go), *in = x ? ember_tensor_data(x) : NULL;
+  char *gin = ember_tensor_data(c->out[0]);
+  int64_t planes = g.n * g.c, isz = g.h * g.w, osz = g.oh * g.ow;
+  int64_t kk = kind == EMBER_POOL_ADAPTIVE ? 1 : g.win.k[0] * g.win.k[1];
+  int64_t work = kind == EMBER_POOL_ADAPTIVE ? planes * (isz + osz) : planes * osz * kk;   /* as the forward's */
+  grad_planes_ctx k = { fn, dt, es, gout, in, gin, isz, osz, &g };
+  ember_parallel_for(planes, work, grad_planes_range, &k);
+  ember_tensor_release(go);
+  ember_tensor_release(x);
+  return EMBER_OK;
+}
+
+static inline void add_at(ember_dtype dt, void *p, int64_t i, double v) {
+  if (dt == EMBER_F32) ((float *)p)[i] += (float)v;
+  else ((double *)p)[i] += v;
+}
+
+/* The gradient of each window goes to its pick (see picks_f32). */
+static void max_grad_plane(ember_dtype dt, const void *gout, const void *in, void *gin,
+                           const ember_pool_geom *g) {
+  int64_t at[PICKS_CHUNK];
+  for (int64_t oy = 0; oy < g->oh; oy++)
+    for (int64_t ox0 = 0; ox0 < g->ow; ox0 += PICKS_CHUNK) {
+      int64_t n = g->ow - ox0 < PICKS_CHUNK ? g->ow - ox0 : PICKS_CHUNK, o = oy * g->ow + ox0;
+      picks(dt, in, g, oy, ox0, n, at);
+      if (dt == EMBER_F32) {
+        for (int64_t j = 0; j < n; j++)
+          if (at[j] >= 0) ((float *)gin)[at[j]] += ((const float *)gout)[o + j];
+      } else {
+        for (int64_t j = 0; j < n; j++)
+          if (at[j] >= 0) ((double *)gin)[at[j]] += ((const double *)gout)[o + j];
+      }
+    }
+}
+
+ember_status ember_cpu_max_pool2d_backward(ember_call *c) {
+  return run_grad_planes(c, EMBER_POOL_MAX, max_grad_plane);
+}
+
+/* Each output spreads its gradient over the pixels it averaged, divided by the divisor
+** the forward used. */
+static void avg_grad_plane(ember_dtype dt, const void *gout, const void *in, void *gin,
+                           const ember_pool_geom *g) {
+  (void)in;
+  const ember_window *w = &g->win;
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    int64_t y0 = oy * w->s[0] - w->p[0];
+    int64_t y1 = y0 + w->k[0] < g->h + w->p[0] ? y0 + w->k[0] : g->h + w->p[0];
+    int64_t span_y = y1 - y0;
+    if (y0 < 0) y0 = 0;
+    if (y1 > g->h) y1 = g->h;
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      int64_t x0 = ox * w->s[1] - w->p[1];
+      int64_t x1 = x0 + w->k[1] < g->w + w->p[1] ? x0 + w->k[1] : g->w + w->p[1];
+      int64_t span_x = x1 - x0;
+      if (x0 < 0) x0 = 0;
+      if (x1 > g->w) x1 = g->w;
+      if (y0 >= y1 || x0 >= x1) continue;
+      int64_t div = g->divisor ? g->divisor
+                  : g->count_include_pad ? span_y * span_x : (y1 - y0) * (x1 - x0);
+      double v = load(dt, gout, oy * g->ow + ox) / (double)div;
+      for (int64_t y = y0; y < y1; y++)
+        for (int64_t x = x0; x < x1; x++) add_at(dt, gin, y * g->w + x, v);
+    }
+  }
+}
+
+ember_status ember_cpu_avg_pool2d_backward(ember_call *c) {
+  return run_grad_planes(c, EMBER_POOL_AVG, avg_grad_plane);
+}
+
+static void adaptive_grad_plane(ember_dtype dt, const void *gout, const void *in, void *gin,
+                                const ember_pool_geom *g) {
+  (void)in;
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    int64_t y0 = oy * g->h / g->oh, y1 = ((oy + 1) * g->h + g->oh - 1) / g->oh;
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      int64_t x0 = ox * g->w / g->ow, x1 = ((ox + 1) * g->w + g->ow - 1) / g->ow;
+      double v = load(dt, gout, oy * g->ow + ox) / (double)((y1 - y0) * (x1 - x0));
+      for (int64_t y = y0; y < y1; y++)
+        for (int64_t x = x0; x < x1; x++) add_at(dt, gin, y * g->w + x, v);
+    }
+  }
+}
+
+ember_status ember_cpu_adaptive_avg_pool2d_backward(ember_call *c) {
+  return run_grad_planes(c, EMBER_POOL_ADAPTIVE, adaptive_grad_plane);
 }
 
 /* }====== */
