@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "conv.h"
+#include "linalg.h"
 
 /* {====== columns */
 
@@ -198,6 +199,7 @@ static void gemm(ember_dtype dt, int trans, int64_t m, int64_t n, int64_t k, con
                  int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
   enum CBLAS_TRANSPOSE ta = trans & TRANS_A ? CblasTrans : CblasNoTrans;
   enum CBLAS_TRANSPOSE tb = trans & TRANS_B ? CblasTrans : CblasNoTrans;
+  ember_blas_threads_for(m * n * k);
   if (dt == EMBER_F32)
     cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
                 (int)ldb, (float)beta, c, (int)ldc);

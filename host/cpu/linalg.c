@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "linalg.h"
 
@@ -140,6 +141,27 @@ static void gemv(ember_dtype dt, CBLAS_TRANSPOSE tr, int rows, int cols, double 
 
 static int fits_int(int64_t x) { return x > 0 && x <= INT_MAX; }
 
+/* Debian's OpenBLAS (its pthread build) runs every GEMM above 64K multiply-adds on
+** all its threads. For the small products of a training step that costs more than it
+** saves: waking its threads takes microseconds, and while they wait for work they
+** spin and yield the cores that ember's own OpenMP loops need (the digits CNN step
+** took 1.67 ms with both pools busy, 1.31 ms with small GEMMs on one BLAS thread).
+** So products below BLAS_THREAD_WORK multiply-adds run on one BLAS thread and larger
+** ones on all. Only the thread outside any parallel region changes the setting; the
+** calls are cheap (OpenBLAS keeps its pool, it only changes how much it uses). */
+#define BLAS_THREAD_WORK ((int64_t)1 << 22)
+
+void ember_blas_threads_for(int64_t work) {
+  static int all = 0, now = 0;
+  if (omp_in_parallel()) return;
+  if (all == 0) all = now = openblas_get_num_threads();
+  int want = work < BLAS_THREAD_WORK ? 1 : all;
+  if (want != now) {
+    openblas_set_num_threads(want);
+    now = want;
+  }
+}
+
 void ember_gemm(ember_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, ember_mat a,
                 ember_mat b, double beta, ember_mat c) {
   if (m == 0 || n == 0) return;
@@ -189,6 +211,7 @@ void ember_gemm(ember_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, e
       return;
     }
   }
+  ember_blas_threads_for(m * n * k);
   if (dt == EMBER_F32)
     cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, (float)alpha,
                 (const float *)a.data, lda, (const float *)b.data, ldb, (float)beta,

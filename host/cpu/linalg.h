@@ -23,6 +23,10 @@ typedef struct ember_mat {
 void ember_gemm(ember_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, ember_mat a,
                 ember_mat b, double beta, ember_mat c);
 
+/* Before a BLAS call of `work` multiply-adds: sets how many threads OpenBLAS uses for
+** it (one for small products, all for large ones). */
+void ember_blas_threads_for(int64_t work);
+
 /* Whether BLAS can read a rows x cols matrix with these strides without a copy. */
 int ember_mat_blas_ok(int64_t rows, int64_t cols, int64_t rs, int64_t cs);
 
