@@ -395,3 +395,27 @@ describe("oracle", function()
     end
   end)
 end)
+
+describe("sum and mean over leading dims (the row-accumulating path)", function()
+  it("match torch's f64 sums for 2-d and 3-d inputs, keepdim, f64, NaN and one row", function()
+    local oracle = require "oracle"
+    local a = oracle.gen({ 32, 128 }, 11, "f32", 3)
+    local b = oracle.gen({ 3, 4, 5 }, 12, "f64", 3)
+    local n = oracle.gen({ 4, 3 }, 13, "f32", 3)
+    n[2][2] = 0 / 0
+    local one = oracle.gen({ 1, 7 }, 14, "f32", 3)
+    local cases = {
+      -- f32 inputs: the rows are added in double, so the result is torch's f64 sum rounded once
+      { a:sum(1), "x[0].double().sum(0)", { a } },
+      { a:mean(1, true), "x[0].double().mean(0, keepdim=True)", { a } },
+      { b:sum({ 1, 2 }), "x[0].sum((0, 1))", { b } },
+      { b:mean({ 1, 2 }, true), "x[0].mean((0, 1), keepdim=True)", { b } },
+      { n:sum(1), "x[0].double().sum(0)", { n } },
+      { one:sum(1), "x[0].double().sum(0)", { one } },
+    }
+    local req = {}
+    for i, c in ipairs(cases) do req[i] = { expr = c[2], inputs = c[3] } end
+    local r = oracle.eval(req)
+    for i, c in ipairs(cases) do oracle.assert_close(c[1], r[i], 1e-7, 1e-7, { dtype = false }) end
+  end)
+end)
