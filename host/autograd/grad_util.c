@@ -124,7 +124,7 @@ static ember_tensor *shaped(const ember_op *op, ember_tensor *a, int ndim, const
   ember_call_init(&c, op, 1, &a);
   c.attr[0].present = 1;
   c.attr[0].n = ndim;
-  memcpy(c.attr[0].v, shape, ndim * sizeof *shape);
+  if (ndim > 0) memcpy(c.attr[0].v, shape, ndim * sizeof *shape);
   return finish(&c);
 }
 
