@@ -487,18 +487,21 @@ static ember_status transposed(ember_call *c, const char *x, const char *w, cons
   return EMBER_OK;
 }
 
+/* transposed over c's inputs (x, w and the bias when there is one) into c's output. */
+static ember_status run_transposed(ember_call *c, const ember_conv_geom *g) {
+  convio io;
+  ember_status st = EMBER_ERROR;
+  if (take_inputs(c, &io) == EMBER_OK)
+    st = transposed(c, ember_tensor_data(io.x), ember_tensor_data(io.w),
+                    io.b ? ember_tensor_data(io.b) : NULL, ember_tensor_data(c->out[0]), g);
+  drop_inputs(&io);
+  return st;
+}
+
 ember_status ember_cpu_conv_transpose2d(ember_call *c) {
   ember_conv_geom g;
   if (ember_conv_geom_of(c, 1, &g) != EMBER_OK) return EMBER_ERROR;
-  convio io;
-  if (take_inputs(c, &io) != EMBER_OK) {
-    drop_inputs(&io);
-    return EMBER_ERROR;
-  }
-  ember_status st = transposed(c, ember_tensor_data(io.x), ember_tensor_data(io.w),
-                               io.b ? ember_tensor_data(io.b) : NULL, ember_tensor_data(c->out[0]), &g);
-  drop_inputs(&io);
-  return st;
+  return run_transposed(c, &g);
 }
 
 /* conv2d's input gradient is conv_transpose2d of grad_output by the same weight, whose
@@ -513,13 +516,7 @@ ember_status ember_cpu_conv2d_backward_input(ember_call *c) {
   t.oc = f.c;
   t.oh = f.h;
   t.ow = f.w;
-  ember_tensor *go = ember_contiguous(c->in[0]), *w = go ? ember_contiguous(c->in[1]) : NULL;
-  ember_status st = EMBER_ERROR;
-  if (w) st = transposed(c, ember_tensor_data(go), ember_tensor_data(w), NULL,
-                         ember_tensor_data(c->out[0]), &t);
-  ember_tensor_release(go);
-  ember_tensor_release(w);
-  return st;
+  return run_transposed(c, &t);     /* in[0] grad_output, in[1] the weight, no bias */
 }
 
 /* }====== */

@@ -1,6 +1,6 @@
 /*
 ** nn.c — CPU kernels of the nn family: linear, softmax, log_softmax, layer_norm,
-** batch_norm (inference), embedding, dropout, one_hot.
+** batch_norm (inference), embedding, dropout and its gradient, one_hot.
 **
 ** Invariants:
 ** - the dispatcher has cast float inputs to the compute dtype (f32 or f64; f16/bf16
@@ -542,9 +542,19 @@ static void drop_batches(void *ctx, int64_t lo, int64_t hi) {
   }
 }
 
-/* Element i of the (contiguous) input keeps when draw i of the stream is >= p; draw i
-** is word i % 4 of Philox block first + i / 4, so the mask does not depend on how the
-** work is split over threads, and a GPU kernel can make the same one. */
+/* y = x masked and scaled by 1/(1-p) for 0 < p < 1, x contiguous: element i keeps when
+** draw i of the stream at (key, first) is >= p. Draw i is word i % 4 of Philox block
+** first + i / 4, so the mask does not depend on how the work is split over threads,
+** and a GPU kernel can make the same one. */
+static void drop_scale(uint64_t key, uint64_t first, double p, const ember_tensor *x,
+                       ember_tensor *y) {
+  int64_t n = ember_tensor_numel(x);
+  drop_ctx m = { key, first, p, 1.0 / (1.0 - p), y->dtype == EMBER_F32,
+                 ember_tensor_data(x), ember_tensor_data(y), n };
+  ember_parallel_for((n + DROP_BATCH - 1) / DROP_BATCH, n, drop_batches, &m);
+}
+
+/* The mask comes from the next n draws of the global stream. */
 ember_status ember_cpu_dropout(ember_call *c) {
   ember_tensor *out = c->out[0];
   double p = c->attr[0].f;
@@ -552,12 +562,22 @@ ember_status ember_cpu_dropout(ember_call *c) {
   if (p == 1) return ember_fill_(out, 0);
   ember_tensor *x = ember_contiguous(c->in[0]);
   if (x == NULL) return EMBER_ERROR;
-  int64_t n = ember_tensor_numel(x);
-  drop_ctx m = { ember_rng_seed(), 0, p, 1.0 / (1.0 - p), out->dtype == EMBER_F32,
-                 ember_tensor_data(x), ember_tensor_data(out), n };
-  m.first = ember_rng_reserve(n);
-  ember_parallel_for((n + DROP_BATCH - 1) / DROP_BATCH, n, drop_batches, &m);
+  uint64_t key = ember_rng_seed();
+  drop_scale(key, ember_rng_reserve(ember_tensor_numel(x)), p, x, out);
   ember_tensor_release(x);
+  return EMBER_OK;
+}
+
+/* The forward's mask made again from the stream position it drew at (attribute 1:
+** key and counter as four 32-bit words, low word first), and the output's gradient
+** scaled through it as the forward scaled x. */
+ember_status ember_cpu_dropout_backward(ember_call *c) {
+  const int64_t *w = c->attr[1].v;
+  ember_tensor *g = ember_contiguous(c->in[0]);
+  if (g == NULL) return EMBER_ERROR;
+  drop_scale((uint64_t)w[0] | (uint64_t)w[1] << 32, (uint64_t)w[2] | (uint64_t)w[3] << 32,
+             c->attr[0].f, g, c->out[0]);
+  ember_tensor_release(g);
   return EMBER_OK;
 }
 

@@ -13,6 +13,7 @@ ember_status ember_cpu_layer_norm(ember_call *c);
 ember_status ember_cpu_batch_norm(ember_call *c);
 ember_status ember_cpu_embedding(ember_call *c);
 ember_status ember_cpu_dropout(ember_call *c);
+ember_status ember_cpu_dropout_backward(ember_call *c);
 ember_status ember_cpu_one_hot(ember_call *c);
 
 #endif

@@ -48,6 +48,13 @@ static void planes_range(void *ctx, int64_t lo, int64_t hi) {
     k->fn(k->dt, k->in + (size_t)(p * k->isz) * k->es, k->out + (size_t)(p * k->osz) * k->es, k->g);
 }
 
+/* The work ember_parallel_for weighs a pool over g by: the taps it reads. */
+static int64_t pool_work(ember_pool_kind kind, const ember_pool_geom *g) {
+  int64_t planes = g->n * g->c, isz = g->h * g->w, osz = g->oh * g->ow;
+  if (kind == EMBER_POOL_ADAPTIVE) return planes * (isz + osz);
+  return planes * osz * g->win.k[0] * g->win.k[1];
+}
+
 /* Runs fn over every plane of c's input into c's output. */
 static ember_status run_planes(ember_call *c, ember_pool_kind kind, plane_fn fn) {
   ember_pool_geom g;
@@ -58,11 +65,8 @@ static ember_status run_planes(ember_call *c, ember_pool_kind kind, plane_fn fn)
   size_t es = ember_dtype_size(dt);
   const char *in = ember_tensor_data(x);
   char *out = ember_tensor_data(c->out[0]);
-  int64_t planes = g.n * g.c, isz = g.h * g.w, osz = g.oh * g.ow;
-  int64_t kk = kind == EMBER_POOL_ADAPTIVE ? 1 : g.win.k[0] * g.win.k[1];
-  int64_t work = kind == EMBER_POOL_ADAPTIVE ? planes * (isz + osz) : planes * osz * kk;
-  planes_ctx k = { fn, dt, es, in, out, isz, osz, &g };
-  ember_parallel_for(planes, work, planes_range, &k);
+  planes_ctx k = { fn, dt, es, in, out, g.h * g.w, g.oh * g.ow, &g };
+  ember_parallel_for(g.n * g.c, pool_work(kind, &g), planes_range, &k);
   ember_tensor_release(x);
   return EMBER_OK;
 }
@@ -92,64 +96,32 @@ static inline void inside(int64_t o0, int64_t k, int64_t d, int64_t n, int64_t *
 ** picks its first pixel. The scan keeps the max without branching on NaN and only
 ** notes one; a window that holds a NaN is scanned again. at[j] gets the index in the
 ** plane of the pixel window (oy, ox0 + j) picks, or -1 when none of its taps lands in
-** the image. A 2x2 window without dilation, the common MaxPool2d(2), is unrolled. */
-static void picks_f32(const float *in, const ember_pool_geom *g, int64_t oy, int64_t ox0,
-                      int64_t n, int64_t *at) {
+** the image. A 2x2 window without dilation, the common MaxPool2d(2), is unrolled for
+** f32. Values are compared as double, exact for f32 too; always inlined, so each
+** dtype's caller (picks) gets its own copy with its loads typed. */
+static inline __attribute__((always_inline))
+void picks_of(ember_dtype dt, const void *in, const ember_pool_geom *g, int64_t oy,
+              int64_t ox0, int64_t n, int64_t *at) {
   const ember_window *w = &g->win;
   int64_t y0 = oy * w->s[0] - w->p[0], ky0, ky1;
   inside(y0, w->k[0], w->d[0], g->h, &ky0, &ky1);
-  int two = w->k[0] == 2 && w->k[1] == 2 && w->d[0] == 1 && w->d[1] == 1 && ky0 == 0 && ky1 == 2;
+  int two = dt == EMBER_F32 && w->k[0] == 2 && w->k[1] == 2 && w->d[0] == 1 && w->d[1] == 1 &&
+            ky0 == 0 && ky1 == 2;
   for (int64_t j = 0; j < n; j++) {
     int64_t x0 = (ox0 + j) * w->s[1] - w->p[1], kx0, kx1;
     if (two && x0 >= 0 && x0 + 2 <= g->w) {
       int64_t i = y0 * g->w + x0;
-      float a = in[i], b = in[i + 1], c = in[i + g->w], d = in[i + g->w + 1];
+      double a = load(dt, in, i), b = load(dt, in, i + 1);
+      double c = load(dt, in, i + g->w), d = load(dt, in, i + g->w + 1);
       if (!(a != a || b != b || c != c || d != d)) {
         /* each row's winner, then the rows': selects, not branches (which pixel wins is
            data, and unpredictable), a later pixel winning only when greater */
-        float top = b > a ? b : a, bottom = d > c ? d : c;
+        double top = b > a ? b : a, bottom = d > c ? d : c;
         int64_t rt = b > a ? i + 1 : i, rb = d > c ? i + g->w + 1 : i + g->w;
         at[j] = bottom > top ? rb : rt;
         continue;
       }
     }
-    inside(x0, w->k[1], w->d[1], g->w, &kx0, &kx1);
-    if (ky0 >= ky1 || kx0 >= kx1) {
-      at[j] = -1;
-      continue;
-    }
-    int64_t r = (y0 + ky0 * w->d[0]) * g->w + x0 + kx0 * w->d[1];
-    float m = -INFINITY;
-    int nan = 0;
-    for (int64_t ki = ky0; ki < ky1; ki++) {
-      int64_t row = (y0 + ki * w->d[0]) * g->w + x0;
-      for (int64_t kj = kx0; kj < kx1; kj++) {
-        int64_t i = row + kj * w->d[1];
-        float v = in[i];
-        nan |= v != v;
-        if (v > m) {
-          m = v;
-          r = i;
-        }
-      }
-    }
-    for (int64_t ki = ky0; ki < ky1 && nan; ki++)
-      for (int64_t kj = kx0; kj < kx1; kj++) {
-        int64_t i = (y0 + ki * w->d[0]) * g->w + x0 + kj * w->d[1];
-        if (in[i] != in[i]) r = i;
-      }
-    at[j] = r;
-  }
-}
-
-/* The same in f64, without the unrolled case. */
-static void picks_f64(const double *in, const ember_pool_geom *g, int64_t oy, int64_t ox0,
-                      int64_t n, int64_t *at) {
-  const ember_window *w = &g->win;
-  int64_t y0 = oy * w->s[0] - w->p[0], ky0, ky1;
-  inside(y0, w->k[0], w->d[0], g->h, &ky0, &ky1);
-  for (int64_t j = 0; j < n; j++) {
-    int64_t x0 = (ox0 + j) * w->s[1] - w->p[1], kx0, kx1;
     inside(x0, w->k[1], w->d[1], g->w, &kx0, &kx1);
     if (ky0 >= ky1 || kx0 >= kx1) {
       at[j] = -1;
@@ -162,7 +134,7 @@ static void picks_f64(const double *in, const ember_pool_geom *g, int64_t oy, in
       int64_t row = (y0 + ki * w->d[0]) * g->w + x0;
       for (int64_t kj = kx0; kj < kx1; kj++) {
         int64_t i = row + kj * w->d[1];
-        double v = in[i];
+        double v = load(dt, in, i);
         nan |= v != v;
         if (v > m) {
           m = v;
@@ -173,7 +145,8 @@ static void picks_f64(const double *in, const ember_pool_geom *g, int64_t oy, in
     for (int64_t ki = ky0; ki < ky1 && nan; ki++)
       for (int64_t kj = kx0; kj < kx1; kj++) {
         int64_t i = (y0 + ki * w->d[0]) * g->w + x0 + kj * w->d[1];
-        if (in[i] != in[i]) r = i;
+        double v = load(dt, in, i);
+        if (v != v) r = i;
       }
     at[j] = r;
   }
@@ -181,8 +154,8 @@ static void picks_f64(const double *in, const ember_pool_geom *g, int64_t oy, in
 
 static void picks(ember_dtype dt, const void *in, const ember_pool_geom *g, int64_t oy,
                   int64_t ox0, int64_t n, int64_t *at) {
-  if (dt == EMBER_F32) picks_f32(in, g, oy, ox0, n, at);
-  else picks_f64(in, g, oy, ox0, n, at);
+  if (dt == EMBER_F32) picks_of(EMBER_F32, in, g, oy, ox0, n, at);
+  else picks_of(EMBER_F64, in, g, oy, ox0, n, at);
 }
 
 static void max_plane(ember_dtype dt, const void *in, void *out, const ember_pool_geom *g) {
@@ -208,32 +181,47 @@ ember_status ember_cpu_max_pool2d(ember_call *c) {
 
 /* {====== avg_pool2d */
 
-static void avg_plane(ember_dtype dt, const void *in, void *out, const ember_pool_geom *g) {
+/* One axis of an avg_pool2d window: output o's taps clipped to the image, [*lo, *hi),
+** and the length of the window clipped to the padded image, which count_include_pad
+** divides by (axis 0 height, 1 width). */
+static int64_t avg_span(const ember_pool_geom *g, int axis, int64_t o, int64_t *lo, int64_t *hi) {
   const ember_window *w = &g->win;
+  int64_t n = axis == 0 ? g->h : g->w;
+  int64_t a = o * w->s[axis] - w->p[axis];
+  int64_t b = a + w->k[axis] < n + w->p[axis] ? a + w->k[axis] : n + w->p[axis];
+  int64_t span = b - a;
+  *lo = a < 0 ? 0 : a;
+  *hi = b > n ? n : b;
+  return span;
+}
+
+/* What the window [y0, y1) x [x0, x1) (span_y x span_x in the padded image) divides by. */
+static int64_t avg_divisor(const ember_pool_geom *g, int64_t span_y, int64_t span_x,
+                           int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+  return g->divisor ? g->divisor
+       : g->count_include_pad ? span_y * span_x : (y1 - y0) * (x1 - x0);
+}
+
+/* The sum of the pixels [y0, y1) x [x0, x1) of a plane, in double. */
+static double window_sum(ember_dtype dt, const void *in, const ember_pool_geom *g, int64_t y0,
+                         int64_t y1, int64_t x0, int64_t x1) {
+  double s = 0;
+  for (int64_t y = y0; y < y1; y++)
+    for (int64_t x = x0; x < x1; x++) s += load(dt, in, y * g->w + x);
+  return s;
+}
+
+static void avg_plane(ember_dtype dt, const void *in, void *out, const ember_pool_geom *g) {
   for (int64_t oy = 0; oy < g->oh; oy++) {
-    /* the window clipped to the padded image gives count_include_pad's divisor, the
-       window clipped to the image the other one */
-    int64_t y0 = oy * w->s[0] - w->p[0];
-    int64_t y1 = y0 + w->k[0] < g->h + w->p[0] ? y0 + w->k[0] : g->h + w->p[0];
-    int64_t span_y = y1 - y0;
-    if (y0 < 0) y0 = 0;
-    if (y1 > g->h) y1 = g->h;
+    int64_t y0, y1, span_y = avg_span(g, 0, oy, &y0, &y1);
     for (int64_t ox = 0; ox < g->ow; ox++) {
-      int64_t x0 = ox * w->s[1] - w->p[1];
-      int64_t x1 = x0 + w->k[1] < g->w + w->p[1] ? x0 + w->k[1] : g->w + w->p[1];
-      int64_t span_x = x1 - x0;
-      if (x0 < 0) x0 = 0;
-      if (x1 > g->w) x1 = g->w;
+      int64_t x0, x1, span_x = avg_span(g, 1, ox, &x0, &x1);
       if (y0 >= y1 || x0 >= x1) {
         store(dt, out, oy * g->ow + ox, 0.0);
         continue;
       }
-      double s = 0;
-      for (int64_t y = y0; y < y1; y++)
-        for (int64_t x = x0; x < x1; x++) s += load(dt, in, y * g->w + x);
-      int64_t div = g->divisor ? g->divisor
-                  : g->count_include_pad ? span_y * span_x : (y1 - y0) * (x1 - x0);
-      store(dt, out, oy * g->ow + ox, s / (double)div);
+      double s = window_sum(dt, in, g, y0, y1, x0, x1);
+      store(dt, out, oy * g->ow + ox, s / (double)avg_divisor(g, span_y, span_x, y0, y1, x0, x1));
     }
   }
 }
@@ -246,14 +234,21 @@ ember_status ember_cpu_avg_pool2d(ember_call *c) {
 
 /* {====== adaptive_avg_pool2d */
 
+/* Output o's window [*lo, *hi) of n pixels pooled to no: PyTorch's start and end index,
+** [floor(o*n/no), ceil((o+1)*n/no)). */
+static inline void adaptive_span(int64_t o, int64_t n, int64_t no, int64_t *lo, int64_t *hi) {
+  *lo = o * n / no;
+  *hi = ((o + 1) * n + no - 1) / no;
+}
+
 static void adaptive_plane(ember_dtype dt, const void *in, void *out, const ember_pool_geom *g) {
   for (int64_t oy = 0; oy < g->oh; oy++) {
-    int64_t y0 = oy * g->h / g->oh, y1 = ((oy + 1) * g->h + g->oh - 1) / g->oh;
+    int64_t y0, y1;
+    adaptive_span(oy, g->h, g->oh, &y0, &y1);
     for (int64_t ox = 0; ox < g->ow; ox++) {
-      int64_t x0 = ox * g->w / g->ow, x1 = ((ox + 1) * g->w + g->ow - 1) / g->ow;
-      double s = 0;
-      for (int64_t y = y0; y < y1; y++)
-        for (int64_t x = x0; x < x1; x++) s += load(dt, in, y * g->w + x);
+      int64_t x0, x1;
+      adaptive_span(ox, g->w, g->ow, &x0, &x1);
+      double s = window_sum(dt, in, g, y0, y1, x0, x1);
       store(dt, out, oy * g->ow + ox, s / (double)((y1 - y0) * (x1 - x0)));
     }
   }
@@ -305,11 +300,8 @@ static ember_status run_grad_planes(ember_call *c, ember_pool_kind kind, grad_pl
   size_t es = ember_dtype_size(dt);
   const char *gout = ember_tensor_data(go), *in = x ? ember_tensor_data(x) : NULL;
   char *gin = ember_tensor_data(c->out[0]);
-  int64_t planes = g.n * g.c, isz = g.h * g.w, osz = g.oh * g.ow;
-  int64_t kk = kind == EMBER_POOL_ADAPTIVE ? 1 : g.win.k[0] * g.win.k[1];
-  int64_t work = kind == EMBER_POOL_ADAPTIVE ? planes * (isz + osz) : planes * osz * kk;   /* as the forward's */
-  grad_planes_ctx k = { fn, dt, es, gout, in, gin, isz, osz, &g };
-  ember_parallel_for(planes, work, grad_planes_range, &k);
+  grad_planes_ctx k = { fn, dt, es, gout, in, gin, g.h * g.w, g.oh * g.ow, &g };
+  ember_parallel_for(g.n * g.c, pool_work(kind, &g), grad_planes_range, &k);
   ember_tensor_release(go);
   ember_tensor_release(x);
   return EMBER_OK;
@@ -320,7 +312,7 @@ static inline void add_at(ember_dtype dt, void *p, int64_t i, double v) {
   else ((double *)p)[i] += v;
 }
 
-/* The gradient of each window goes to its pick (see picks_f32). */
+/* The gradient of each window goes to its pick (see picks_of). */
 static void max_grad_plane(ember_dtype dt, const void *gout, const void *in, void *gin,
                            const ember_pool_geom *g) {
   int64_t at[PICKS_CHUNK];
@@ -342,30 +334,27 @@ ember_status ember_cpu_max_pool2d_backward(ember_call *c) {
   return run_grad_planes(c, EMBER_POOL_MAX, max_grad_plane);
 }
 
+/* v added to each pixel of [y0, y1) x [x0, x1) of a gradient plane: window_sum's
+** adjoint. */
+static void window_spread(ember_dtype dt, void *gin, const ember_pool_geom *g, int64_t y0,
+                          int64_t y1, int64_t x0, int64_t x1, double v) {
+  for (int64_t y = y0; y < y1; y++)
+    for (int64_t x = x0; x < x1; x++) add_at(dt, gin, y * g->w + x, v);
+}
+
 /* Each output spreads its gradient over the pixels it averaged, divided by the divisor
 ** the forward used. */
 static void avg_grad_plane(ember_dtype dt, const void *gout, const void *in, void *gin,
                            const ember_pool_geom *g) {
   (void)in;
-  const ember_window *w = &g->win;
   for (int64_t oy = 0; oy < g->oh; oy++) {
-    int64_t y0 = oy * w->s[0] - w->p[0];
-    int64_t y1 = y0 + w->k[0] < g->h + w->p[0] ? y0 + w->k[0] : g->h + w->p[0];
-    int64_t span_y = y1 - y0;
-    if (y0 < 0) y0 = 0;
-    if (y1 > g->h) y1 = g->h;
+    int64_t y0, y1, span_y = avg_span(g, 0, oy, &y0, &y1);
     for (int64_t ox = 0; ox < g->ow; ox++) {
-      int64_t x0 = ox * w->s[1] - w->p[1];
-      int64_t x1 = x0 + w->k[1] < g->w + w->p[1] ? x0 + w->k[1] : g->w + w->p[1];
-      int64_t span_x = x1 - x0;
-      if (x0 < 0) x0 = 0;
-      if (x1 > g->w) x1 = g->w;
+      int64_t x0, x1, span_x = avg_span(g, 1, ox, &x0, &x1);
       if (y0 >= y1 || x0 >= x1) continue;
-      int64_t div = g->divisor ? g->divisor
-                  : g->count_include_pad ? span_y * span_x : (y1 - y0) * (x1 - x0);
-      double v = load(dt, gout, oy * g->ow + ox) / (double)div;
-      for (int64_t y = y0; y < y1; y++)
-        for (int64_t x = x0; x < x1; x++) add_at(dt, gin, y * g->w + x, v);
+      double v = load(dt, gout, oy * g->ow + ox) /
+                 (double)avg_divisor(g, span_y, span_x, y0, y1, x0, x1);
+      window_spread(dt, gin, g, y0, y1, x0, x1, v);
     }
   }
 }
@@ -378,12 +367,13 @@ static void adaptive_grad_plane(ember_dtype dt, const void *gout, const void *in
                                 const ember_pool_geom *g) {
   (void)in;
   for (int64_t oy = 0; oy < g->oh; oy++) {
-    int64_t y0 = oy * g->h / g->oh, y1 = ((oy + 1) * g->h + g->oh - 1) / g->oh;
+    int64_t y0, y1;
+    adaptive_span(oy, g->h, g->oh, &y0, &y1);
     for (int64_t ox = 0; ox < g->ow; ox++) {
-      int64_t x0 = ox * g->w / g->ow, x1 = ((ox + 1) * g->w + g->ow - 1) / g->ow;
+      int64_t x0, x1;
+      adaptive_span(ox, g->w, g->ow, &x0, &x1);
       double v = load(dt, gout, oy * g->ow + ox) / (double)((y1 - y0) * (x1 - x0));
-      for (int64_t y = y0; y < y1; y++)
-        for (int64_t x = x0; x < x1; x++) add_at(dt, gin, y * g->w + x, v);
+      window_spread(dt, gin, g, y0, y1, x0, x1, v);
     }
   }
 }

@@ -11,12 +11,15 @@
 ** PyTorch does, in the kernel's own precision (f32 taps for f32, as PyTorch's opmath),
 ** then blends planes (batch x channels) in parallel. Nearest uses float arithmetic for
 ** its index for every dtype, as PyTorch's nearest_idx does.
+**
+** The pad maps and the taps are exported (resize.h) for the gradients in
+** resize_backward.c, which must read the very sources the forward read.
 */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv.h"
+#include "resize.h"
 
 /* {====== pad */
 
@@ -39,6 +42,21 @@ static int64_t pad_source(ember_pad_mode mode, int64_t o, int64_t before, int64_
   case EMBER_PAD_REPLICATE: return i < 0 ? 0 : size - 1;
   }
   return -1;
+}
+
+int64_t *ember_pad_maps(const ember_pad_geom *g, const int64_t *padded, const int64_t *plain,
+                        int64_t *at) {
+  int64_t nmap = 0;
+  for (int j = 0; j < g->npad; j++) {
+    at[j] = nmap;
+    nmap += padded[j];
+  }
+  int64_t *maps = malloc((size_t)nmap * sizeof *maps + 1);
+  if (maps == NULL) return NULL;
+  for (int j = 0; j < g->npad; j++)
+    for (int64_t o = 0; o < padded[j]; o++)
+      maps[at[j] + o] = pad_source(g->mode, o, g->before[j], plain[j]);
+  return maps;
 }
 
 /* What every row of a pad reads: the padded dims' maps (dim first + j at maps + at[j]),
@@ -105,16 +123,9 @@ ember_status ember_cpu_pad(ember_call *c) {
   size_t es = ember_dtype_size(x->dtype);
   int64_t total = ember_tensor_numel(out);
   if (total == 0) return EMBER_OK;
-  int64_t nmap = 0, at[EMBER_MAX_DIMS];
-  for (int j = 0; j < g.npad; j++) {
-    at[j] = nmap;
-    nmap += out->shape[first + j];
-  }
-  int64_t *maps = malloc((size_t)nmap * sizeof *maps);
+  int64_t at[EMBER_MAX_DIMS];
+  int64_t *maps = ember_pad_maps(&g, out->shape + first, x->shape + first, at);
   if (maps == NULL) return ember_op_error(c, "out of memory");
-  for (int j = 0; j < g.npad; j++)
-    for (int64_t o = 0; o < out->shape[first + j]; o++)
-      maps[at[j] + o] = pad_source(g.mode, o, g.before[j], x->shape[first + j]);
   unsigned char fill[16] = {0};
   ember_store_f64(x->dtype, fill, g.value);
   int64_t last = out->shape[nd - 1], rows = total / last;
@@ -133,19 +144,23 @@ ember_status ember_cpu_pad(ember_call *c) {
 
 /* {====== interpolate */
 
-/* The taps of one axis: output o reads i0[o] and i1[o] with weights l0[o], l1[o]. */
-typedef struct taps {
-  int64_t *i0, *i1;
-  double *l0, *l1;
-} taps;
-
-/* PyTorch's compute_scales_value: 1/scale_factor when the user gave one, else in/out. */
-static double user_or_ratio(double given, int64_t in, int64_t out) {
-  return given > 0 ? 1.0 / given : (double)in / (double)out;
+/* v as the taps' dtype holds it: rounded to f32 when f32 is set. A sum, difference,
+** product or quotient of two floats computed in double and rounded once is exactly
+** the float result, so rounding after every step lets one body compute the f32 taps
+** as float arithmetic would and the f64 taps as double arithmetic does. */
+static inline double in_dtype(int f32, double v) {
+  return f32 ? (double)(float)v : v;
 }
 
-static void nearest_taps(taps *t, int64_t in, int64_t out, double given, int exact) {
-  float scale = given > 0 ? (float)(1.0 / given) : (float)in / (float)out;
+/* PyTorch's compute_scales_value: 1/scale_factor when the user gave one, else in/out,
+** in f32 when f32 (see in_dtype). */
+static double area_scale(double given, int64_t in, int64_t out, int f32) {
+  return given > 0 ? in_dtype(f32, 1.0 / given)
+                   : in_dtype(f32, in_dtype(f32, (double)in) / in_dtype(f32, (double)out));
+}
+
+static void nearest_taps(ember_taps *t, int64_t in, int64_t out, double given, int exact) {
+  float scale = (float)area_scale(given, in, out, 1);
   for (int64_t o = 0; o < out; o++) {
     int64_t i;
     if (exact) i = (int64_t)floorf((float)(((double)o + 0.5) * scale));
@@ -158,11 +173,12 @@ static void nearest_taps(taps *t, int64_t in, int64_t out, double given, int exa
   }
 }
 
-/* PyTorch's area_pixel_compute_source_index and compute_source_index_and_lambda, in
-** f32 for f32 data (its opmath type) and in f64 for f64. */
-static void linear_taps_f32(taps *t, int64_t in, int64_t out, double given, int align) {
-  float ratio = align ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f)
-                      : (given > 0 ? (float)(1.0 / given) : (float)in / (float)out);
+/* PyTorch's area_pixel_compute_source_index and compute_source_index_and_lambda, every
+** step in f32 for f32 data (its opmath type) and in f64 for f64. */
+static void linear_taps(ember_taps *t, int64_t in, int64_t out, double given, int align, int f32) {
+  double ratio = !align ? area_scale(given, in, out, f32)
+               : out > 1 ? in_dtype(f32, in_dtype(f32, (double)(in - 1)) / in_dtype(f32, (double)(out - 1)))
+               : 0.0;
   for (int64_t o = 0; o < out; o++) {
     if (out == in) {
       t->i0[o] = t->i1[o] = o;
@@ -170,63 +186,52 @@ static void linear_taps_f32(taps *t, int64_t in, int64_t out, double given, int 
       t->l1[o] = 0;
       continue;
     }
-    float src = align ? ratio * (float)o : ratio * ((float)o + 0.5f) - 0.5f;
+    double fo = in_dtype(f32, (double)o);
+    double src = align ? in_dtype(f32, ratio * fo)
+                       : in_dtype(f32, in_dtype(f32, ratio * in_dtype(f32, fo + 0.5)) - 0.5);
     if (src < 0) src = 0;
     int64_t i0 = (int64_t)src < in - 1 ? (int64_t)src : in - 1;
-    float l1 = src - (float)i0;
+    double l1 = in_dtype(f32, src - in_dtype(f32, (double)i0));
     l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
     t->i0[o] = i0;
     t->i1[o] = i0 + (i0 < in - 1);
     t->l1[o] = l1;
-    t->l0[o] = 1.0f - l1;
+    t->l0[o] = in_dtype(f32, 1.0 - l1);
   }
 }
 
-static void linear_taps_f64(taps *t, int64_t in, int64_t out, double given, int align) {
-  double ratio = align ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0)
-                       : user_or_ratio(given, in, out);
-  for (int64_t o = 0; o < out; o++) {
-    if (out == in) {
-      t->i0[o] = t->i1[o] = o;
-      t->l0[o] = 1;
-      t->l1[o] = 0;
-      continue;
-    }
-    double src = align ? ratio * (double)o : ratio * ((double)o + 0.5) - 0.5;
-    if (src < 0) src = 0;
-    int64_t i0 = (int64_t)src < in - 1 ? (int64_t)src : in - 1;
-    double l1 = src - (double)i0;
-    l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
-    t->i0[o] = i0;
-    t->i1[o] = i0 + (i0 < in - 1);
-    t->l1[o] = l1;
-    t->l0[o] = 1.0 - l1;
-  }
-}
-
-static int make_taps(taps *t, ember_dtype dt, const ember_interp_geom *g, int64_t in,
+static int make_taps(ember_taps *t, ember_dtype dt, const ember_interp_geom *g, int64_t in,
                      int64_t out, double given) {
   t->i0 = malloc((size_t)out * 2 * sizeof *t->i0);
   t->l0 = malloc((size_t)out * 2 * sizeof *t->l0);
   if (t->i0 == NULL || t->l0 == NULL) return 0;
   t->i1 = t->i0 + out;
   t->l1 = t->l0 + out;
-  if (g->mode == EMBER_INTERP_BILINEAR) {
-    if (dt == EMBER_F32) linear_taps_f32(t, in, out, given, g->align_corners);
-    else linear_taps_f64(t, in, out, given, g->align_corners);
-  } else {
+  if (g->mode == EMBER_INTERP_BILINEAR)
+    linear_taps(t, in, out, given, g->align_corners, dt == EMBER_F32);
+  else
     nearest_taps(t, in, out, given, g->mode == EMBER_INTERP_NEAREST_EXACT);
-  }
   return 1;
 }
 
-static void free_taps(taps *t) {
-  free(t->i0);
-  free(t->l0);
+void ember_interp_taps_free(ember_taps *ty, ember_taps *tx) {
+  free(ty->i0);
+  free(ty->l0);
+  free(tx->i0);
+  free(tx->l0);
+}
+
+ember_status ember_interp_taps(ember_call *c, ember_dtype dt, const ember_interp_geom *g,
+                               ember_taps *ty, ember_taps *tx) {
+  *ty = *tx = (ember_taps){0};
+  if (make_taps(ty, dt, g, g->h, g->oh, g->scale[0]) && make_taps(tx, dt, g, g->w, g->ow, g->scale[1]))
+    return EMBER_OK;
+  ember_interp_taps_free(ty, tx);
+  return ember_op_error(c, "out of memory");
 }
 
 static void nearest_plane_f32(const float *in, float *out, const ember_interp_geom *g,
-                              const taps *ty, const taps *tx) {
+                              const ember_taps *ty, const ember_taps *tx) {
   for (int64_t oy = 0; oy < g->oh; oy++) {
     const float *row = in + ty->i0[oy] * g->w;
     float *o = out + oy * g->ow;
@@ -235,7 +240,7 @@ static void nearest_plane_f32(const float *in, float *out, const ember_interp_ge
 }
 
 static void nearest_plane_f64(const double *in, double *out, const ember_interp_geom *g,
-                              const taps *ty, const taps *tx) {
+                              const ember_taps *ty, const ember_taps *tx) {
   for (int64_t oy = 0; oy < g->oh; oy++) {
     const double *row = in + ty->i0[oy] * g->w;
     double *o = out + oy * g->ow;
@@ -248,7 +253,7 @@ static inline double load(ember_dtype dt, const void *p, int64_t i) {
 }
 
 static void bilinear_plane(ember_dtype dt, const void *in, void *out, const ember_interp_geom *g,
-                           const taps *ty, const taps *tx) {
+                           const ember_taps *ty, const ember_taps *tx) {
   for (int64_t oy = 0; oy < g->oh; oy++) {
     int64_t r0 = ty->i0[oy] * g->w, r1 = ty->i1[oy] * g->w;
     double wy0 = ty->l0[oy], wy1 = ty->l1[oy];
@@ -270,7 +275,7 @@ typedef struct interp_ctx {
   const char *in;
   char *out;
   const ember_interp_geom *g;
-  const taps *ty, *tx;
+  const ember_taps *ty, *tx;
 } interp_ctx;
 
 /* Planes [lo, hi) (batch x channels) of an interpolation. */
@@ -294,23 +299,17 @@ ember_status ember_cpu_interpolate(ember_call *c) {
   size_t es = ember_dtype_size(dt);
   int64_t planes = g.n * g.c, isz = g.h * g.w, osz = g.oh * g.ow;
   if (planes * osz == 0) return EMBER_OK;
-  taps ty = {0}, tx = {0};
-  if (!make_taps(&ty, dt, &g, g.h, g.oh, g.scale[0]) || !make_taps(&tx, dt, &g, g.w, g.ow, g.scale[1])) {
-    free_taps(&ty);
-    free_taps(&tx);
-    return ember_op_error(c, "out of memory");
-  }
+  ember_taps ty, tx;
+  if (ember_interp_taps(c, dt, &g, &ty, &tx) != EMBER_OK) return EMBER_ERROR;
   ember_tensor *x = ember_contiguous(c->in[0]);
   if (x == NULL) {
-    free_taps(&ty);
-    free_taps(&tx);
+    ember_interp_taps_free(&ty, &tx);
     return EMBER_ERROR;
   }
   interp_ctx ic = { dt, es, isz, osz, ember_tensor_data(x), ember_tensor_data(c->out[0]),
                     &g, &ty, &tx };
   ember_parallel_for(planes, planes * osz, interp_planes, &ic);
-  free_taps(&ty);
-  free_taps(&tx);
+  ember_interp_taps_free(&ty, &tx);
   ember_tensor_release(x);
   return EMBER_OK;
 }

@@ -6,21 +6,20 @@
 ** with the weight it was made with. The input's gradient starts at zero; elements no
 ** output read (cropped by a negative pad, skipped by a downsampling) keep it.
 **
-** pad_backward maps output indices to source indices exactly as pad does (a dim's
-** map, built once) and adds along the last dim, one row of the output at a time. Rows
-** that reflect or replicate onto the same input row would race, so only the leading
-** dims that are not padded are split across threads.
+** pad_backward maps output indices to source indices with pad's own maps (resize.h)
+** and adds along the last dim, one row of the output at a time. Rows that reflect or
+** replicate onto the same input row would race, so only the leading dims that are not
+** padded are split across threads.
 **
-** interpolate_backward computes the same source taps as interpolate (PyTorch's
-** formulas, in f32 for f32 data as PyTorch's opmath, nearest in float arithmetic for
-** every dtype) and adds the four weighted taps of each output (one for nearest), plane
-** by plane in parallel.
+** interpolate_backward takes interpolate's own taps (resize.h: PyTorch's formulas, in
+** f32 for f32 data as PyTorch's opmath, nearest in float arithmetic for every dtype)
+** and adds the four weighted taps of each output (one for nearest), plane by plane in
+** parallel.
 */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv.h"
+#include "resize.h"
 
 static inline double load(ember_dtype dt, const void *p, int64_t i) {
   return dt == EMBER_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
@@ -32,19 +31,6 @@ static inline void add_at(ember_dtype dt, void *p, int64_t i, double v) {
 }
 
 /* {====== pad_backward */
-
-/* Source index of output index o along a dim of `size` padded by `before` in front;
-** -1 for a constant. */
-static int64_t pad_source(ember_pad_mode mode, int64_t o, int64_t before, int64_t size) {
-  int64_t i = o - before;
-  if (i >= 0 && i < size) return i;
-  switch (mode) {
-  case EMBER_PAD_CONSTANT: return -1;
-  case EMBER_PAD_REFLECT: return i < 0 ? -i : 2 * (size - 1) - i;   /* pad < size: one bounce */
-  case EMBER_PAD_REPLICATE: return i < 0 ? 0 : size - 1;
-  }
-  return -1;
-}
 
 /* One call's state: rows of the gradient are split across threads by leading index. */
 typedef struct pad_ctx {
@@ -104,19 +90,12 @@ ember_status ember_cpu_pad_backward(ember_call *c) {
     ember_tensor_release(go);
     return EMBER_OK;
   }
-  int64_t nmap = 0, at[EMBER_MAX_DIMS];
-  for (int j = 0; j < g.npad; j++) {
-    at[j] = nmap;
-    nmap += go->shape[first + j];
-  }
-  int64_t *maps = malloc((size_t)nmap * sizeof *maps);
+  int64_t at[EMBER_MAX_DIMS];
+  int64_t *maps = ember_pad_maps(&g, go->shape + first, shape + first, at);
   if (maps == NULL) {
     ember_tensor_release(go);
     return ember_op_error(c, "out of memory");
   }
-  for (int j = 0; j < g.npad; j++)
-    for (int64_t o = 0; o < go->shape[first + j]; o++)
-      maps[at[j] + o] = pad_source(g.mode, o, g.before[j], shape[first + j]);
   int64_t istride[EMBER_MAX_DIMS];
   ember_contiguous_strides(nd, shape, istride);
   int64_t last = go->shape[nd - 1], rows = total / last;
@@ -135,97 +114,10 @@ ember_status ember_cpu_pad_backward(ember_call *c) {
 
 /* {====== interpolate_backward */
 
-/* The taps of one axis: output o read i0[o] and i1[o] with weights l0[o], l1[o]. */
-typedef struct taps {
-  int64_t *i0, *i1;
-  double *l0, *l1;
-} taps;
-
-static void nearest_taps(taps *t, int64_t in, int64_t out, double given, int exact) {
-  float scale = given > 0 ? (float)(1.0 / given) : (float)in / (float)out;
-  for (int64_t o = 0; o < out; o++) {
-    int64_t i;
-    if (exact) i = (int64_t)floorf((float)(((double)o + 0.5) * scale));
-    else if (out == in) i = o;
-    else if (out == 2 * in) i = o >> 1;
-    else i = (int64_t)floorf((float)o * scale);
-    t->i0[o] = t->i1[o] = i < in - 1 ? i : in - 1;
-    t->l0[o] = 1;
-    t->l1[o] = 0;
-  }
-}
-
-/* PyTorch's area_pixel_compute_source_index and compute_source_index_and_lambda, in
-** f32 for f32 data and in f64 for f64. */
-static void linear_taps_f32(taps *t, int64_t in, int64_t out, double given, int align) {
-  float ratio = align ? (out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f)
-                      : (given > 0 ? (float)(1.0 / given) : (float)in / (float)out);
-  for (int64_t o = 0; o < out; o++) {
-    if (out == in) {
-      t->i0[o] = t->i1[o] = o;
-      t->l0[o] = 1;
-      t->l1[o] = 0;
-      continue;
-    }
-    float src = align ? ratio * (float)o : ratio * ((float)o + 0.5f) - 0.5f;
-    if (src < 0) src = 0;
-    int64_t i0 = (int64_t)src < in - 1 ? (int64_t)src : in - 1;
-    float l1 = src - (float)i0;
-    l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
-    t->i0[o] = i0;
-    t->i1[o] = i0 + (i0 < in - 1);
-    t->l1[o] = l1;
-    t->l0[o] = 1.0f - l1;
-  }
-}
-
-static void linear_taps_f64(taps *t, int64_t in, int64_t out, double given, int align) {
-  double ratio = align ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0)
-                       : (given > 0 ? 1.0 / given : (double)in / (double)out);
-  for (int64_t o = 0; o < out; o++) {
-    if (out == in) {
-      t->i0[o] = t->i1[o] = o;
-      t->l0[o] = 1;
-      t->l1[o] = 0;
-      continue;
-    }
-    double src = align ? ratio * (double)o : ratio * ((double)o + 0.5) - 0.5;
-    if (src < 0) src = 0;
-    int64_t i0 = (int64_t)src < in - 1 ? (int64_t)src : in - 1;
-    double l1 = src - (double)i0;
-    l1 = l1 < 0 ? 0 : l1 > 1 ? 1 : l1;
-    t->i0[o] = i0;
-    t->i1[o] = i0 + (i0 < in - 1);
-    t->l1[o] = l1;
-    t->l0[o] = 1.0 - l1;
-  }
-}
-
-static int make_taps(taps *t, ember_dtype dt, const ember_interp_geom *g, int64_t in,
-                     int64_t out, double given) {
-  t->i0 = malloc((size_t)out * 2 * sizeof *t->i0);
-  t->l0 = malloc((size_t)out * 2 * sizeof *t->l0);
-  if (t->i0 == NULL || t->l0 == NULL) return 0;
-  t->i1 = t->i0 + out;
-  t->l1 = t->l0 + out;
-  if (g->mode == EMBER_INTERP_BILINEAR) {
-    if (dt == EMBER_F32) linear_taps_f32(t, in, out, given, g->align_corners);
-    else linear_taps_f64(t, in, out, given, g->align_corners);
-  } else {
-    nearest_taps(t, in, out, given, g->mode == EMBER_INTERP_NEAREST_EXACT);
-  }
-  return 1;
-}
-
-static void free_taps(taps *t) {
-  free(t->i0);
-  free(t->l0);
-}
-
 /* One plane: each output's gradient into its (up to) four taps; nearest has weight 1
 ** on i0 and 0 on i1, so one loop serves both modes. */
 static void grad_plane(ember_dtype dt, const void *gout, void *gin, const ember_interp_geom *g,
-                       const taps *ty, const taps *tx, int bilinear) {
+                       const ember_taps *ty, const ember_taps *tx, int bilinear) {
   for (int64_t oy = 0; oy < g->oh; oy++) {
     int64_t r0 = ty->i0[oy] * g->w, r1 = ty->i1[oy] * g->w;
     double wy0 = ty->l0[oy], wy1 = ty->l1[oy];
@@ -251,7 +143,7 @@ typedef struct interp_ctx {
   const char *gout;
   char *gin;
   const ember_interp_geom *g;
-  const taps *ty, *tx;
+  const ember_taps *ty, *tx;
 } interp_ctx;
 
 static void interp_planes(void *ctx, int64_t lo, int64_t hi) {
@@ -273,22 +165,16 @@ ember_status ember_cpu_interpolate_backward(ember_call *c) {
   int64_t planes = g.n * g.c, isz = g.h * g.w, osz = g.oh * g.ow;
   char *gin = ember_tensor_data(c->out[0]);
   if (planes * isz == 0) return EMBER_OK;
-  taps ty = {0}, tx = {0};
-  if (!make_taps(&ty, dt, &g, g.h, g.oh, g.scale[0]) || !make_taps(&tx, dt, &g, g.w, g.ow, g.scale[1])) {
-    free_taps(&ty);
-    free_taps(&tx);
-    return ember_op_error(c, "out of memory");
-  }
+  ember_taps ty, tx;
+  if (ember_interp_taps(c, dt, &g, &ty, &tx) != EMBER_OK) return EMBER_ERROR;
   ember_tensor *go = ember_contiguous(c->in[0]);
   if (go == NULL) {
-    free_taps(&ty);
-    free_taps(&tx);
+    ember_interp_taps_free(&ty, &tx);
     return EMBER_ERROR;
   }
   interp_ctx k = { dt, es, ember_tensor_data(go), gin, &g, &ty, &tx };
   ember_parallel_for(planes, planes * (isz + osz), interp_planes, &k);
-  free_taps(&ty);
-  free_taps(&tx);
+  ember_interp_taps_free(&ty, &tx);
   ember_tensor_release(go);
   return EMBER_OK;
 }

@@ -5,11 +5,10 @@
 ** rule dispatches (not bound in Lua). Argument orders and layouts are PyTorch's
 ** (linear weight is out x in, batch_norm's channel is dim 2 in Lua = dim 1 of NCHW).
 ** Float ops take f32/f64 natively and compute f16/bf16 in f32; index inputs hold
-** 1-based values from Lua (c->index_base). Kernels are in host/cpu/nn.c, but for
-** dropout_backward's, which lives here beside the rule whose stream it replays.
+** 1-based values from Lua (c->index_base). Kernels are in host/cpu/nn.c, where
+** dropout_backward's shares dropout's mask.
 */
 #include <stdio.h>
-#include <string.h>
 
 #include "ops.h"
 #include "autograd.h"
@@ -198,69 +197,6 @@ static ember_status infer_one_hot(ember_call *c) {
   for (int d = 0; d < idx->ndim; d++) shape[d] = idx->shape[d];
   shape[idx->ndim] = classes;     /* -1 until the kernel has seen the data */
   ember_set_out(c, 0, EMBER_I64, idx->ndim + 1, shape);
-  return EMBER_OK;
-}
-
-/* }====== */
-
-/* {====== the dropout_backward kernel */
-
-typedef struct drop_grad {
-  uint64_t key, first;
-  double p, scale;
-  int f32;
-  const char *g;
-  char *out;
-  int64_t n;
-} drop_grad;
-
-#define DROP_BATCH (4 * EMBER_PHILOX_BATCH)      /* elements per batch of draws */
-
-/* keep ? v : 0 in bit operations: a ?: on a random mask is a mispredicted branch per
-** element, this form the compiler vectorises. */
-static inline float kept(int keep, float v) {
-  uint32_t u;
-  memcpy(&u, &v, sizeof u);
-  u &= 0u - (uint32_t)(keep != 0);
-  memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-/* Batches [lo, hi) of DROP_BATCH elements, each from one batch of Philox blocks. */
-static void drop_grad_batches(void *ctx, int64_t lo, int64_t hi) {
-  const drop_grad *m = ctx;
-  for (int64_t bt = lo; bt < hi; bt++) {
-    uint32_t r[DROP_BATCH];
-    ember_philox4x32_batch(m->key, m->first + (uint64_t)(bt * EMBER_PHILOX_BATCH), r);
-    int64_t i0 = bt * DROP_BATCH, len = m->n - i0 < DROP_BATCH ? m->n - i0 : DROP_BATCH;
-    if (m->f32) {
-      const float *g = (const float *)m->g + i0;
-      float *out = (float *)m->out + i0, scale = (float)m->scale;
-      for (int64_t k = 0; k < len; k++)
-        out[k] = kept(ember_u32_to_unit_f32(r[k]) >= m->p, g[k] * scale);
-    } else {
-      const double *g = (const double *)m->g + i0;
-      double *out = (double *)m->out + i0;
-      for (int64_t k = 0; k < len; k++)
-        out[k] = ember_u32_to_unit_f32(r[k]) >= m->p ? g[k] * m->scale : 0.0;
-    }
-  }
-}
-
-/* The forward's mask drawn again: element i (row-major) was kept when draw i of the
-** stream at the forward's key and counter was >= p, the test ember_cpu_dropout makes,
-** and its gradient is g scaled as the forward scaled x. */
-static ember_status cpu_dropout_backward(ember_call *c) {
-  const int64_t *w = c->attr[1].v;
-  double p = c->attr[0].f;
-  ember_tensor *g = ember_contiguous(c->in[0]);
-  if (g == NULL) return EMBER_ERROR;
-  int64_t n = ember_tensor_numel(g);
-  drop_grad m = { (uint64_t)w[0] | (uint64_t)w[1] << 32, (uint64_t)w[2] | (uint64_t)w[3] << 32,
-                  p, 1.0 / (1.0 - p), c->out[0]->dtype == EMBER_F32, ember_tensor_data(g),
-                  ember_tensor_data(c->out[0]), n };
-  ember_parallel_for((n + DROP_BATCH - 1) / DROP_BATCH, n, drop_grad_batches, &m);
-  ember_tensor_release(g);
   return EMBER_OK;
 }
 
@@ -555,8 +491,8 @@ const ember_op ember_ops_nn[] = {
     .doc = "dropout(input, p=0.5, training=true): zero each element with probability p, scale "
            "the rest by 1/(1-p) (Philox stream); training=false copies; float dtypes" },
   { .name = "dropout_backward", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .attrs = dropout_backward_attrs, .infer = infer_dropout_backward, .cpu = cpu_dropout_backward,
-    .flags = 0,
+    .attrs = dropout_backward_attrs, .infer = infer_dropout_backward,
+    .cpu = ember_cpu_dropout_backward, .flags = 0,
     .doc = "dropout_backward(grad, p, stream): grad where dropout(p) drawing at stream (key and "
            "counter, 4 words of 32 bits) kept, times 1/(1-p), else 0; float dtypes" },
   { .name = "one_hot", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = one_hot_attrs,
