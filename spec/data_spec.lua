@@ -7,14 +7,11 @@
 local ember = require "ember"
 local data = require "ember.data"
 local json = require "dkjson"
+local helpers = require "spec_helpers"
 
 local PY = "/usr/bin/python3"
 
-local function err(f, ...)
-  local ok, msg = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
+local err = helpers.error_of
 
 -- Run a Python program (text) and decode the JSON it prints.
 local function python(src)
@@ -363,15 +360,7 @@ describe("DataLoader", function()
 end)
 
 describe("digits", function()
-  local build = os.getenv("EMBER_BUILD") or "build"
-  -- children run the ember executable (the sanitized one under make sanitize) by an
-  -- absolute path, so they may start in another directory; it finds the Lua library
-  -- by the path compiled into it, not by LUA_PATH
-  local pwd = io.popen("pwd")
-  local root = pwd:read("l")
-  pwd:close()
-  local exe = (build:sub(1, 1) == "/" and build or root .. "/" .. build) .. "/ember"
-  local CHILD = "env -u LUA_PATH -u LUA_CPATH " .. exe
+  local CHILD = helpers.child_command()
 
   -- The file read independently: row count, per-class counts, pixel sum, row 1 and row 1797.
   local truth = python([==[

@@ -3,9 +3,7 @@
 -- steps, rel 1e-12; state dicts resume a schedule exactly; errors.
 local ember = require "ember"
 local optim = require "ember.optim"
-local json = require "dkjson"
-
-local PY = "/usr/bin/python3"
+local torch_script = require "torch_script"
 
 -- Each case: a torch constructor over `opt`, the same in ember, and the optimizer.
 -- SGD has two groups (lr 0.1 and 0.05, momentum 0.9); Adam one group (lr 0.01).
@@ -86,17 +84,7 @@ for case in req:
 json.dump(out, open(sys.argv[2], "w"))
 ]==]
 
-local function run_python(script, req)
-  local sp, ip, op = os.tmpname(), os.tmpname(), os.tmpname()
-  local f = assert(io.open(sp, "w")); f:write(script); f:close()
-  f = assert(io.open(ip, "w")); f:write(json.encode(req)); f:close()
-  local ok = os.execute(string.format("%s %s %s %s", PY, sp, ip, op))
-  os.remove(sp); os.remove(ip)
-  assert(ok, "lr_scheduler_spec: " .. PY .. " failed")
-  f = assert(io.open(op)); local out = json.decode(f:read("a")); f:close()
-  os.remove(op)
-  return out
-end
+local function run_python(script, req) return torch_script.run(script, req, "lr_scheduler_spec") end
 
 local function make_optimizer(adam)
   if adam then return optim.Adam({ ember.zeros(2) }, { lr = 0.01 }) end

@@ -8,19 +8,12 @@ local nn = require "ember.nn"
 local F = require "ember.nn.functional"
 local oracle = require "oracle"
 local gradcheck = require "gradcheck"
+local helpers = require "spec_helpers"
 
 local function gen(shape, seed, amp) return oracle.gen(shape, seed, "f32", amp or 1) end
 local function long(t) return ember.tensor(t, "i64") end
 
-local function error_of(f, ...)
-  local ok, msg = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
-
-local function contains(s, part)
-  assert(s:find(part, 1, true), string.format("message lacks %q:\n%s", part, s))
-end
+local error_of, contains = helpers.error_of, helpers.contains
 
 -- class targets in torch: 0-based, -100 (ignored) kept as is
 local T1 = "torch.where(x[1] == -100, x[1], x[1] - 1)"

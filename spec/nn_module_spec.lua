@@ -8,20 +8,13 @@ local ember = require "ember"
 local nn = require "ember.nn"
 local F = require "ember.nn.functional"
 local oracle = require "oracle"
+local helpers = require "spec_helpers"
 
 local function gen(shape, seed, amp) return oracle.gen(shape, seed, "f32", amp or 1) end
 
 local function flat(t) return t:contiguous():view(-1):totable() end
 
-local function error_of(f, ...)
-  local ok, msg = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
-
-local function contains(s, part)
-  assert(s:find(part, 1, true), string.format("message lacks %q:\n%s", part, s))
-end
+local error_of, contains = helpers.error_of, helpers.contains
 
 local function collect(iter)
   local names, values = {}, {}

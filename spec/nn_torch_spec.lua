@@ -9,6 +9,7 @@ local ember = require "ember"
 local nn = require "ember.nn"
 local json = require "dkjson"
 local oracle = require "oracle"
+local helpers = require "spec_helpers"
 
 local PY = "/usr/bin/python3"
 local SCRIPT = "spec/support/make_torch_models.py"
@@ -53,16 +54,7 @@ local function assert_close(t, ref, tol)
   assert(ok, msg)
 end
 
--- the message of the error f raises
-local function error_of(f)
-  local ok, msg = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
-
-local function contains(s, part)
-  assert(s:find(part, 1, true), string.format("message lacks %q:\n%s", part, s))
-end
+local error_of, contains = helpers.error_of, helpers.contains
 
 describe("PyTorch checkpoints", function()
   teardown(function() os.execute("rm -rf " .. dir) end)

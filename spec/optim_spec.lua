@@ -4,9 +4,7 @@
 local ember = require "ember"
 local optim = require "ember.optim"
 local oracle = require "oracle"
-local json = require "dkjson"
-
-local PY = "/usr/bin/python3"
+local torch_script = require "torch_script"
 
 -- The gradients are computed by hand on both sides, so the specs test the optimizers
 -- alone: for a parameter p, flattened to v, g = A^T (A v - b) + v^3.
@@ -47,17 +45,7 @@ for case in req:
 json.dump(out, open(sys.argv[2], "w"))
 ]==]
 
-local function run_python(script, req)
-  local sp, ip, op = os.tmpname(), os.tmpname(), os.tmpname()
-  local f = assert(io.open(sp, "w")); f:write(script); f:close()
-  f = assert(io.open(ip, "w")); f:write(json.encode(req)); f:close()
-  local ok = os.execute(string.format("%s %s %s %s", PY, sp, ip, op))
-  os.remove(sp); os.remove(ip)
-  assert(ok, "optim_spec: " .. PY .. " failed")
-  f = assert(io.open(op)); local out = json.decode(f:read("a")); f:close()
-  os.remove(op)
-  return out
-end
+local function run_python(script, req) return torch_script.run(script, req, "optim_spec") end
 
 local SHAPES = { { 3, 4 }, { 5 }, { 2, 2 } }
 local M = 6

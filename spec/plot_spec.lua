@@ -7,14 +7,11 @@
 local ember = require "ember"
 local plot = require "ember.plot"
 local json = require "dkjson"
+local helpers = require "spec_helpers"
 
 local PY = "/usr/bin/python3"
 
-local function err(f, ...)
-  local ok, msg = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
+local err = helpers.error_of
 
 -- Everything the checks need from an SVG file, as Python's XML parser sees it.
 local READER = [==[

@@ -5,12 +5,9 @@
 -- script(1)) gets \r redraws; ember.isatty and ember.monotonic themselves.
 local ember = require "ember"
 local progress = require "ember.progress"
+local helpers = require "spec_helpers"
 
-local function err(f, ...)
-  local ok, msg = pcall(f, ...)
-  assert.is_false(ok, "expected an error")
-  return tostring(msg)
-end
+local err = helpers.error_of
 
 -- A stream that records each write call's text, and a clock the test sets.
 local function fake()
@@ -201,15 +198,7 @@ describe("progress helpers", function()
 end)
 
 describe("OS helpers", function()
-  local build = os.getenv("EMBER_BUILD") or "build"
-  -- children run the ember executable (the sanitized one under make sanitize) by an
-  -- absolute path, so they may start in another directory; it finds the Lua library
-  -- by the path compiled into it, not by LUA_PATH
-  local pwd = io.popen("pwd")
-  local root = pwd:read("l")
-  pwd:close()
-  local exe = (build:sub(1, 1) == "/" and build or root .. "/" .. build) .. "/ember"
-  local CHILD = "env -u LUA_PATH -u LUA_CPATH " .. exe
+  local CHILD = helpers.child_command()
 
   it("ember.monotonic advances with real time", function()
     local a = ember.monotonic()

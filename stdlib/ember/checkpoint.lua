@@ -143,16 +143,28 @@ local function from_json(s, what)
     end
     return table.concat(parts)
   end
+  -- An object's or a list's entries, from its opening bracket to close: entry()
+  -- reads one, and commas separate them.
+  local function entries(close, entry)
+    pos = pos + 1
+    skip()
+    if s:sub(pos, pos) == close then pos = pos + 1; return end
+    while true do
+      entry()
+      skip()
+      local d = s:sub(pos, pos)
+      pos = pos + 1
+      if d == close then return end
+      if d ~= "," then fail("expected ',' or '" .. close .. "'") end
+    end
+  end
   local value
   function value()
     skip()
     local c = s:sub(pos, pos)
     if c == "{" then
       local obj = {}
-      pos = pos + 1
-      skip()
-      if s:sub(pos, pos) == "}" then pos = pos + 1; return obj end
-      while true do
+      entries("}", function()
         skip()
         if s:sub(pos, pos) ~= '"' then fail("expected a name") end
         local k = str()
@@ -160,25 +172,12 @@ local function from_json(s, what)
         if s:sub(pos, pos) ~= ":" then fail("expected ':'") end
         pos = pos + 1
         obj[k] = value()
-        skip()
-        local d = s:sub(pos, pos)
-        pos = pos + 1
-        if d == "}" then return obj end
-        if d ~= "," then fail("expected ',' or '}'") end
-      end
+      end)
+      return obj
     elseif c == "[" then
       local list = {}
-      pos = pos + 1
-      skip()
-      if s:sub(pos, pos) == "]" then pos = pos + 1; return list end
-      while true do
-        list[#list + 1] = value()
-        skip()
-        local d = s:sub(pos, pos)
-        pos = pos + 1
-        if d == "]" then return list end
-        if d ~= "," then fail("expected ',' or ']'") end
-      end
+      entries("]", function() list[#list + 1] = value() end)
+      return list
     elseif c == '"' then
       return str()
     end

@@ -38,6 +38,15 @@ local function check_channels(who, in_ch, out_ch, groups)
   end
 end
 
+-- A bias of n entries unless bias = false, which registers it as nil (PyTorch's None).
+local function optional_bias(self, bias, n, dtype)
+  if bias ~= false then
+    self.bias = Parameter(ember.empty(n, dtype))
+  else
+    self:register_parameter("bias", nil)
+  end
+end
+
 local padding_modes = { zeros = true, reflect = true, replicate = true, circular = true }
 
 -- {====== Conv2d
@@ -90,11 +99,7 @@ function Conv2d:init(...)
   end
   local dtype = o.dtype or "f32"
   self.weight = Parameter(ember.empty(o.out_channels, o.in_channels // groups, kh, kw, dtype))
-  if o.bias ~= false then
-    self.bias = Parameter(ember.empty(o.out_channels, dtype))
-  else
-    self:register_parameter("bias", nil)
-  end
+  optional_bias(self, o.bias, o.out_channels, dtype)
   self:reset_parameters()
 end
 
@@ -148,11 +153,7 @@ function ConvTranspose2d:init(...)
   local dtype = o.dtype or "f32"
   self.weight = Parameter(ember.empty(o.in_channels, o.out_channels // groups, self.kernel_size[1],
                                       self.kernel_size[2], dtype))
-  if o.bias ~= false then
-    self.bias = Parameter(ember.empty(o.out_channels, dtype))
-  else
-    self:register_parameter("bias", nil)
-  end
+  optional_bias(self, o.bias, o.out_channels, dtype)
   self:reset_parameters()
 end
 

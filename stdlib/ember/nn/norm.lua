@@ -18,6 +18,22 @@ local N = {}
 
 local function shape_str(t) return table.concat(t:size(), "x") end
 
+-- The affine parameters: weight (ones) and bias (zeros) of the given shape, each
+-- registered as nil (PyTorch's None) where it is left out: both without affine, the
+-- bias alone with bias = false (LayerNorm).
+local function affine_params(self, affine, bias, shape, dtype)
+  if affine then
+    self.weight = Parameter(ember.ones(shape, dtype))
+  else
+    self:register_parameter("weight", nil)
+  end
+  if affine and bias then
+    self.bias = Parameter(ember.zeros(shape, dtype))
+  else
+    self:register_parameter("bias", nil)
+  end
+end
+
 -- {====== batch norm
 
 local BatchNorm = Module:extend("_BatchNorm")
@@ -36,13 +52,7 @@ function BatchNorm:init(...)
   self.affine = o.affine ~= false
   self.track_running_stats = o.track_running_stats ~= false
   local dtype = o.dtype or "f32"
-  if self.affine then
-    self.weight = Parameter(ember.ones(c, dtype))
-    self.bias = Parameter(ember.zeros(c, dtype))
-  else
-    self:register_parameter("weight", nil)
-    self:register_parameter("bias", nil)
-  end
+  affine_params(self, self.affine, true, c, dtype)
   if self.track_running_stats then
     self:register_buffer("running_mean", ember.zeros(c, dtype))
     self:register_buffer("running_var", ember.ones(c, dtype))
@@ -141,18 +151,7 @@ function LayerNorm:init(...)
   self.normalized_shape = { table.unpack(shape) }
   self.eps = o.eps or 1e-5
   self.elementwise_affine = o.elementwise_affine ~= false
-  local dtype = o.dtype or "f32"
-  if self.elementwise_affine then
-    self.weight = Parameter(ember.ones(self.normalized_shape, dtype))
-    if o.bias ~= false then
-      self.bias = Parameter(ember.zeros(self.normalized_shape, dtype))
-    else
-      self:register_parameter("bias", nil)
-    end
-  else
-    self:register_parameter("weight", nil)
-    self:register_parameter("bias", nil)
-  end
+  affine_params(self, self.elementwise_affine, o.bias ~= false, self.normalized_shape, o.dtype or "f32")
 end
 
 function LayerNorm:forward(x)
@@ -182,14 +181,7 @@ function GroupNorm:init(...)
   self.num_groups, self.num_channels = g, c
   self.eps = o.eps or 1e-5
   self.affine = o.affine ~= false
-  local dtype = o.dtype or "f32"
-  if self.affine then
-    self.weight = Parameter(ember.ones(c, dtype))
-    self.bias = Parameter(ember.zeros(c, dtype))
-  else
-    self:register_parameter("weight", nil)
-    self:register_parameter("bias", nil)
-  end
+  affine_params(self, self.affine, true, c, o.dtype or "f32")
 end
 
 function GroupNorm:forward(x)
