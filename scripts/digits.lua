@@ -68,7 +68,7 @@ function digits.train(opts)
     local bar = progress.new{ total = data.len(train), unit = "samples",
                               desc = string.format("%s epoch %d/%d", kind, epoch, epochs),
                               stream = opts.quiet and { write = function() end } or nil }
-    local sum, n = 0, 0
+    local sum, n, step = 0, 0, 0
     for xb, yb in loader:iter() do
       opt:zero_grad()
       local loss = loss_fn(model(xb), yb)
@@ -76,7 +76,8 @@ function digits.train(opts)
       opt:step()
       local l = loss:item()
       sum, n = sum + l * xb:size(1), n + xb:size(1)
-      bar:update(xb:size(1), { loss = l })
+      step = step + 1
+      bar:update(xb:size(1), { loss = l, step = step })
     end
     sched:step()
     history.loss[epoch] = sum / n
