@@ -60,7 +60,7 @@ struct node {
   int nout;
   ember_tensor **pending;        /* during backward: each output's summed gradient */
   hook **out_hooks;              /* per output: hooks of the (non-leaf) output tensor */
-  int deps, heap_pos, reached, freed;
+  int deps, reached, freed;       /* backward bookkeeping; freed: saved tensors gone */
   /* NODE_OP */
   ember_call call;
   ember_tensor **in;             /* aliases of the caller's inputs */
@@ -228,7 +228,6 @@ static node *node_new(int kind, const char *name, int nin, int nout) {
   n->name = name;
   n->nin = nin;
   n->nout = nout;
-  n->heap_pos = -1;
   n->next = (edge *)(block + at_next);
   n->pending = (ember_tensor **)(block + at_pending);
   n->in = (ember_tensor **)(block + at_in);
