@@ -387,3 +387,23 @@ describe("string attributes", function()
     end
   end)
 end)
+
+describe("what a rule reads depends on which gradients are needed", function()
+  it("lets an input change in place when no needed gradient reads it", function()
+    local w = leaf({ 3, 6 })
+    local h = w / 3                              -- dh/dw = 1/3 reads only the 3
+    ember.no_grad(function() w:add_(1) end)
+    ember.sum(h):backward()
+    for _, v in ipairs(w.grad:totable()) do assert(math.abs(v - 1 / 3) < 1e-7) end
+    local x = ember.tensor({ { 1, 2 } }, "f32")
+    local v = leaf({ { 0.5 }, { 2 } })
+    local y = x:mm(v)                            -- only v needs a gradient: x is read
+    ember.no_grad(function() v:mul_(10) end)     -- v is not: free to change
+    ember.sum(y):backward()
+    assert.same({ { 1 }, { 2 } }, v.grad:totable())
+    local y2 = x:mm(v)
+    x:add_(1)                                    -- but x is read for v's gradient
+    local msg = err(function() ember.sum(y2):backward() end)
+    assert.truthy(msg:find("input 1 of mm was changed in place", 1, true), msg)
+  end)
+end)

@@ -61,6 +61,7 @@ struct node {
   ember_tensor **pending;        /* during backward: each output's summed gradient */
   hook **out_hooks;              /* per output: hooks of the (non-leaf) output tensor */
   int deps, reached, freed;       /* backward bookkeeping; freed: saved tensors gone */
+  unsigned checks;                /* EMBER_SAVES_* the rule will read: checked at backward */
   /* NODE_OP */
   ember_call call;
   ember_tensor **in;             /* aliases of the caller's inputs */
@@ -415,6 +416,17 @@ static ember_status copy_strings(node *n) {
   return EMBER_OK;
 }
 
+/* What the rule will read, given which inputs need a gradient (op->saves_for), or all
+** it may read (op->saves). */
+static unsigned reads_needed(const node *n) {
+  const ember_op *op = n->call.op;
+  if ((op->saves_for[0] | op->saves_for[1] | op->saves_for[2]) == 0) return op->saves;
+  unsigned m = 0;
+  for (int i = 0; i < n->nin; i++)
+    if (n->next[i].to) m |= i < 3 ? op->saves_for[i] : op->saves;
+  return m;
+}
+
 static ember_status record_op(ember_call *c, ember_tensor **outs, int nout) {
   const ember_op *op = c->op;
   node *n = node_new(NODE_OP, op->name, c->nin, nout);
@@ -440,6 +452,7 @@ static ember_status record_op(ember_call *c, ember_tensor **outs, int nout) {
     if ((n->outs[k] = alias(o)) == NULL) goto fail;
     n->out_version[k] = o->storage->version;
   }
+  n->checks = reads_needed(n);
   n->call.in = n->in;
   n->call.list_out = (op->flags & EMBER_OP_LIST_OUT) ? n->outs : NULL;
   if (!(op->flags & EMBER_OP_LIST_OUT))
@@ -735,7 +748,7 @@ static ember_status run_accumulate(node *n) {
 }
 
 static ember_status check_versions(node *n) {
-  unsigned saves = n->call.op->saves;
+  unsigned saves = n->checks;
   for (int i = 0; i < n->nin && i < 8; i++)
     if ((saves & EMBER_SAVES_IN(i)) && n->in[i] && n->in[i]->storage->version != n->in_version[i])
       return ember_error("backward: input %d of %s was changed in place after %s saved it "

@@ -140,6 +140,9 @@ struct ember_op {
   ember_kernel_fn vulkan;      /* slot for the Vulkan backend; NULL: not on Vulkan */
   ember_backward_fn backward;  /* gradient rule; NULL: backward through it is an error */
   unsigned saves;              /* EMBER_SAVES_*: what the rule reads */
+  unsigned saves_for[3];       /* if set: what it reads for the gradient of input i, so
+                                  that only what a needed gradient reads is checked
+                                  (b = w / 3 lets w change in place: only 3 is read) */
   unsigned flags;
   const char *args;            /* Lua positional order when it is not "inputs, then
                                   attributes": attribute names and #k for input k,

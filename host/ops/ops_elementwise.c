@@ -725,10 +725,12 @@ const ember_op ember_ops_elementwise[] = {
   { .name = "mul", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_arith, .cpu = ember_cpu_mul, .flags = BINARY_FLAGS,
     .backward = grad_mul, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
+    .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) },
     .doc = "mul(a, b) = a * b elementwise; broadcasts; promotes dtypes" },
   { .name = "div", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = div_attrs,
     .infer = infer_div, .cpu = ember_cpu_div, .flags = BINARY_FLAGS,
     .backward = grad_div, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
+    .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) },
     .doc = "div(a, b, rounding_mode=\"none\"|\"trunc\"|\"floor\"): true division gives a float "
            "for integers; with a rounding mode integers stay integers; broadcasts" },
   { .name = "remainder", .min_inputs = 2, .max_inputs = 2, .nout = 1,

@@ -458,6 +458,7 @@ const ember_op ember_ops_nn[] = {
   { .name = "linear", .min_inputs = 2, .max_inputs = 3, .nout = 1,
     .infer = infer_linear, .cpu = ember_cpu_linear, .flags = EMBER_OP_FUNCTION,
     .backward = grad_linear, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
+    .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0), 0 },
     .doc = "linear(input, weight, bias?) = input @ weight^T + bias; input * x in, weight "
            "out x in, bias out -> * x out; one dtype" },
   { .name = "softmax", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim_attr,
