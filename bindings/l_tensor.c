@@ -47,18 +47,29 @@ int lember_raise(lua_State *L) {
 /* Lua sees only the small userdata, not the tensor bytes behind it: without help a
 ** loop making big tensors would grow without bound before the collector woke up, and
 ** small garbage would pile up in bursts that malloc handles badly. So every 256 KiB
-** of heap storage growth is reported to the collector as that much allocation (an
-** incremental step of that size), and a full collection runs when the storage alive
-** has doubled since the last one (and grown by at least 64 MiB). */
+** of heap storage growth is reported to the collector as that much allocation (a
+** step of that size: a minor collection in generational mode), and a full collection
+** runs when the storage alive has doubled since the last one (and grown by at least
+** 64 MiB). The collector is generational (luaopen_ember): tensors that lived through
+** two minor collections and then died wait for a major one, which Lua starts only
+** when its own small heap has doubled; so a full collection also runs after every
+** 64 MiB of storage made since the last, which bounds that garbage whatever the
+** size of the model. */
+#define PACE_STEP ((size_t)256 << 10)
+#define PACE_FULL ((size_t)64 << 20)
+
 void lember_gc_pace(lua_State *L) {
-  static size_t seen = 0, after_full = 0;
+  static size_t seen = 0, after_full = 0, made = 0;
   size_t live = ember_heap_bytes();
-  if (live > seen + ((size_t)256 << 10)) {
-    size_t grown_kb = (live - seen) >> 10;
+  if (live > seen + PACE_STEP) {
+    size_t grown = live - seen;
+    size_t grown_kb = grown >> 10;
     seen = live;
-    if (live > 2 * after_full && live - after_full > ((size_t)64 << 20)) {
+    made += grown;
+    if ((live > 2 * after_full && live - after_full > PACE_FULL) || made > PACE_FULL) {
       lua_gc(L, LUA_GCCOLLECT);
       after_full = seen = ember_heap_bytes();
+      made = 0;
     } else {
       lua_gc(L, LUA_GCSTEP, (int)(grown_kb > 1 << 20 ? 1 << 20 : grown_kb));
     }
