@@ -13,16 +13,17 @@ SANITIZE ?=
 LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIB  := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 
-INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/autograd -Ihost/graph -Ihost/rt
+INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/autograd -Ihost/vk -Ihost/graph -Ihost/rt
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -fPIC -fopenmp -fno-math-errno -D_GNU_SOURCE $(SANITIZE) \
             $(INCLUDES) -DEMBER_STDLIB_DIR='"$(abspath stdlib)"' $(EXTRA_CFLAGS)
 LDFLAGS  := -fopenmp $(SANITIZE)
-LIBS     := -lopenblas -lm -lpthread
+LIBS     := -lopenblas -lvulkan -lm -lpthread
 
 CORE_SRC := $(sort $(wildcard host/core/*.c host/ops/*.c host/cpu/*.c host/io/*.c host/autograd/*.c \
-                               host/graph/*.c host/rt/*.c))
+                               host/vk/*.c host/graph/*.c host/rt/*.c))
+SHADERS  := $(sort $(wildcard shaders/*.comp))
 BIND_SRC := $(sort $(wildcard bindings/*.c))
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/vk_spirv.o
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/obj/%.o)
 CTEST_SRC := $(sort $(wildcard spec/c/test_*.c))
 CTESTS   := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
@@ -37,6 +38,14 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) $(LUA_INC) -MMD -MP -c $< -o $@
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(BUILD)/obj/host/main.d
+
+# the compute shaders, compiled by glslc and embedded as C arrays
+$(BUILD)/gen/vk_spirv.c: $(SHADERS) $(wildcard shaders/*.glsl) scripts/build/shaders.sh
+	@sh scripts/build/shaders.sh $@ $(BUILD)/spv $(SHADERS)
+
+$(BUILD)/obj/gen/vk_spirv.o: $(BUILD)/gen/vk_spirv.c
+	@mkdir -p $(dir $@)
+	$(CC) -c -O0 -o $@ $<
 
 $(BUILD)/libember.a: $(CORE_OBJ) $(BIND_OBJ)
 	@rm -f $@

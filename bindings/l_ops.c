@@ -225,12 +225,11 @@ static void read_options(lua_State *L, const binding *b, int idx, ember_call *c,
     int k = ember_op_attr_index(op, key);
     if (k >= 0) {
       read_attr(L, op, k, lua_gettop(L), top, &c->attr[k]);
-    } else if (strcmp(key, "device") == 0) {
-      /* creation ops: the device option is the Vulkan issue's; cpu is the only one now */
+    } else if (strcmp(key, "device") == 0 && (op->flags & EMBER_OP_CREATION)) {
       const char *dev = lua_tostring(L, -1);
-      if (dev == NULL || strcmp(dev, "cpu") != 0)
-        luaL_error(L, "%s: device \"%s\" is not available (Vulkan backend not built)", op->name,
-                   dev ? dev : "?");
+      if (dev == NULL || ember_device_parse(dev, &c->device) != EMBER_OK)
+        luaL_error(L, "%s: device must be \"cpu\" or \"vulkan\", got %s%s%s", op->name,
+                   dev ? "\"" : "", dev ? dev : luaL_typename(L, -1), dev ? "\"" : "");
     } else {
       luaL_error(L, "%s: unknown option \"%s\"", op->name, key);
     }
@@ -251,6 +250,7 @@ static int op_call(lua_State *L) {
   ember_call_init(&c, op, 0, in);
   c.index_base = 1;
   c.inplace = b->inplace;
+  if (op->flags & EMBER_OP_CREATION) c.device = ember_default_device();
 
   int idx = 1;
   int max_in = op->max_inputs;

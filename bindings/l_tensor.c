@@ -282,7 +282,7 @@ static int t_type(lua_State *L) {
 }
 
 static int t_device(lua_State *L) {
-  lua_pushstring(L, lember_check(L, 1)->storage->device == EMBER_CPU ? "cpu" : "vulkan");
+  lua_pushstring(L, ember_device_name(lember_check(L, 1)->storage->device));
   return 1;
 }
 
@@ -302,10 +302,12 @@ static void push_element(lua_State *L, const ember_tensor *t, const char *p) {
   else lua_pushnumber(L, ember_load_f64(t->dtype, p));
 }
 
-/* Packed sub-byte tensors have no element addresses: read them through f32. */
+/* Packed sub-byte tensors have no element addresses: read them through f32. Device
+** tensors are read from a copy on the cpu (one transfer, not one per element). */
 static ember_tensor *readable(lua_State *L, ember_tensor *t) {
-  if (!ember_dtype_is_subbyte(t->dtype)) return t;
-  ember_tensor *f = ember_to_dtype(t, EMBER_F32);
+  if (!ember_dtype_is_subbyte(t->dtype) && t->storage->device == EMBER_CPU) return t;
+  ember_tensor *f = t->storage->device != EMBER_CPU ? ember_to_device(t, EMBER_CPU)
+                                                    : ember_to_dtype(t, EMBER_F32);
   if (f == NULL) lember_raise(L);
   lember_push(L, f);            /* anchored on the stack, collected with it */
   return f;

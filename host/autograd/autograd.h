@@ -48,7 +48,8 @@ ember_tensor *ember_ag_transpose(ember_tensor *a, int d0, int d1);/* view; negat
 ember_tensor *ember_ag_where(ember_tensor *cond, ember_tensor *a, ember_tensor *b);
 ember_tensor *ember_ag_zeros_like(const ember_tensor *t);
 ember_tensor *ember_ag_full_like(const ember_tensor *t, double v);
-ember_tensor *ember_ag_zeros(ember_dtype dt, int ndim, const int64_t *shape);
+/* zeros of dtype dt and that shape on the device of tensor `on` */
+ember_tensor *ember_ag_zeros(const ember_tensor *on, ember_dtype dt, int ndim, const int64_t *shape);
 ember_tensor *ember_ag_to(ember_tensor *a, ember_dtype dt);
 ember_tensor *ember_ag_reshape(ember_tensor *a, int ndim, const int64_t *shape);
 ember_tensor *ember_ag_expand(ember_tensor *a, int ndim, const int64_t *shape);

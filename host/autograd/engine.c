@@ -790,7 +790,7 @@ static ember_status run_function(node *n, ember_tensor **grad_in) {
     if (n->pending[k] || n->out_dtype == NULL || n->out_dtype[k] == EMBER_DTYPE_NONE) continue;
     if (n->kind == NODE_CUSTOM) continue;                 /* Lua backward gets nil */
     ember_tensor *o = n->outs[k];
-    n->pending[k] = ember_ag_zeros(n->out_dtype[k], o->ndim, o->shape);
+    n->pending[k] = ember_ag_zeros(o, n->out_dtype[k], o->ndim, o->shape);
     if (n->pending[k] == NULL) return EMBER_ERROR;
   }
   if (n->kind == NODE_CUSTOM)

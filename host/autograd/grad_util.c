@@ -94,18 +94,18 @@ ember_tensor *ember_ag_where(ember_tensor *cond, ember_tensor *a, ember_tensor *
   return finish(&c);
 }
 
-ember_tensor *ember_ag_zeros(ember_dtype dt, int ndim, const int64_t *shape) {
-  return ember_tensor_zeros(dt, ndim, shape);
+ember_tensor *ember_ag_zeros(const ember_tensor *on, ember_dtype dt, int ndim, const int64_t *shape) {
+  return ember_tensor_zeros_on(on->storage->device, dt, ndim, shape);
 }
 
 ember_tensor *ember_ag_zeros_like(const ember_tensor *t) {
   if (t == NULL) return NULL;
-  return ember_tensor_zeros(t->dtype, t->ndim, t->shape);
+  return ember_tensor_zeros_on(t->storage->device, t->dtype, t->ndim, t->shape);
 }
 
 ember_tensor *ember_ag_full_like(const ember_tensor *t, double v) {
   if (t == NULL) return NULL;
-  ember_tensor *r = ember_tensor_empty(t->dtype, t->ndim, t->shape);
+  ember_tensor *r = ember_tensor_empty_on(t->storage->device, t->dtype, t->ndim, t->shape);
   if (r && ember_fill_(r, v) != EMBER_OK) {
     ember_tensor_release(r);
     return NULL;

@@ -182,6 +182,24 @@ static void convert_loop(char **data, const int64_t *strides, int64_t n, void *c
 }
 
 ember_status ember_copy_(ember_tensor *dst, const ember_tensor *src) {
+  ember_device dev = dst->storage->device != EMBER_CPU ? dst->storage->device : src->storage->device;
+  if (dev != EMBER_CPU) {
+    const ember_backend *b = ember_backend_of(dev);
+    if (b == NULL) return EMBER_ERROR;
+    int nd;
+    int64_t shape[EMBER_MAX_DIMS];
+    if (ember_broadcast_shapes("copy_", dst->ndim, dst->shape, src->ndim, src->shape, &nd,
+                               shape) != EMBER_OK)
+      return EMBER_ERROR;
+    if (nd != dst->ndim || memcmp(shape, dst->shape, nd * sizeof *shape) != 0) {
+      char a[64], c[64];
+      return ember_error("copy_: source of shape %s cannot be broadcast to destination %s",
+                         ember_shape_str(src, a, sizeof a), ember_shape_str(dst, c, sizeof c));
+    }
+    if (b->copy(dst, src) != EMBER_OK) return EMBER_ERROR;
+    dst->storage->version++;
+    return EMBER_OK;
+  }
   if (ember_dtype_is_subbyte(src->dtype)) {
     ember_tensor *tmp = ember_to_dtype((ember_tensor *)src, EMBER_F32);
     if (tmp == NULL) return EMBER_ERROR;
@@ -262,7 +280,14 @@ ember_tensor *ember_to_dtype(ember_tensor *t, ember_dtype dt) {
     ember_tensor_retain(t);
     return t;
   }
-  if (ember_dtype_is_subbyte(t->dtype) || ember_dtype_is_subbyte(dt)) return subbyte_convert(t, dt);
+  if (ember_dtype_is_subbyte(t->dtype) || ember_dtype_is_subbyte(dt)) {
+    if (t->storage->device != EMBER_CPU) {
+      ember_error("to: %s tensors are packed and stay on the cpu; move the tensor there first",
+                  ember_dtype_name(dt));
+      return NULL;
+    }
+    return subbyte_convert(t, dt);
+  }
   ember_tensor *out = ember_tensor_empty_like(t, dt);
   if (out && ember_copy_(out, t) != EMBER_OK) {
     ember_tensor_release(out);

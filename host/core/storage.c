@@ -157,6 +157,7 @@ ember_storage *ember_storage_wrap(void *data, size_t nbytes, ember_alloc_kind ki
   s->release = release;
   s->release_ctx = ctx;
   s->size_class = -1;
+  if (kind == EMBER_ALLOC_DEVICE) __atomic_add_fetch(&heap_bytes, nbytes, __ATOMIC_RELAXED);
   return s;
 }
 
@@ -173,6 +174,7 @@ void ember_storage_release(ember_storage *s) {
     else large_give(s, s->block_bytes);
     return;
   }
+  if (s->kind == EMBER_ALLOC_DEVICE) __atomic_sub_fetch(&heap_bytes, s->nbytes, __ATOMIC_RELAXED);
   if (s->release) s->release(s->data, s->nbytes, s->release_ctx);
   free(s);
 }

@@ -65,6 +65,10 @@ static ember_tensor *header_new(ember_dtype dt, int ndim, const int64_t *shape) 
 }
 
 ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape) {
+  return ember_tensor_empty_on(EMBER_CPU, dt, ndim, shape);
+}
+
+ember_tensor *ember_tensor_empty_on(ember_device dev, ember_dtype dt, int ndim, const int64_t *shape) {
   if (dt < 0 || dt >= EMBER_DTYPE_COUNT) {
     ember_error("tensor: unknown dtype %d", (int)dt);
     return NULL;
@@ -73,7 +77,12 @@ ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape)
   if (t == NULL) return NULL;
   int64_t n = ember_shape_numel(ndim, shape);   /* header_new bounded it */
   ember_contiguous_strides(ndim, shape, t->stride);
-  t->storage = ember_storage_new(ember_dtype_nbytes(dt, n));
+  if (dev != EMBER_CPU && ember_dtype_is_subbyte(dt)) {
+    header_free(t);
+    ember_error("tensor: %s tensors are packed and stay on the cpu", ember_dtype_name(dt));
+    return NULL;
+  }
+  t->storage = ember_storage_new_on(dev, ember_dtype_nbytes(dt, n));
   if (t->storage == NULL) {
     header_free(t);
     return NULL;
@@ -87,6 +96,16 @@ ember_tensor *ember_tensor_zeros(ember_dtype dt, int ndim, const int64_t *shape)
   return t;
 }
 
+ember_tensor *ember_tensor_zeros_on(ember_device dev, ember_dtype dt, int ndim, const int64_t *shape) {
+  if (dev == EMBER_CPU) return ember_tensor_zeros(dt, ndim, shape);
+  ember_tensor *t = ember_tensor_empty_on(dev, dt, ndim, shape);
+  if (t && ember_fill_(t, 0) != EMBER_OK) {
+    ember_tensor_release(t);
+    return NULL;
+  }
+  return t;
+}
+
 ember_tensor *ember_tensor_scalar(ember_dtype dt, double v) {
   ember_tensor *t = ember_tensor_empty(dt, 0, NULL);
   if (t) ember_store_f64(dt, t->storage->data, v);
@@ -94,7 +113,7 @@ ember_tensor *ember_tensor_scalar(ember_dtype dt, double v) {
 }
 
 ember_tensor *ember_tensor_empty_like(const ember_tensor *t, ember_dtype dt) {
-  return ember_tensor_empty(dt, t->ndim, t->shape);
+  return ember_tensor_empty_on(t->storage->device, dt, t->ndim, t->shape);
 }
 
 ember_tensor *ember_tensor_from_data(void *data, ember_dtype dt, int ndim,
@@ -188,7 +207,26 @@ static char *flat_ptr(const ember_tensor *t, int64_t i) {
   return (char *)t->storage->data + off * (int64_t)ember_dtype_size(t->dtype);
 }
 
+/* One element of a device tensor, as a 0-dim view copied to the host (this waits
+** for the device: reading values one at a time is for printing and tests). */
+static ember_tensor *device_element(const ember_tensor *t, int64_t i) {
+  int64_t off = t->offset;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    off += (i % t->shape[d]) * t->stride[d];
+    i /= t->shape[d];
+  }
+  return ember_tensor_view_of(t, 0, NULL, NULL, off);
+}
+
 double ember_tensor_get(const ember_tensor *t, int64_t i) {
+  if (t->storage->device != EMBER_CPU) {
+    ember_tensor *e = device_element(t, i);
+    ember_tensor *h = e ? ember_to_device(e, EMBER_CPU) : NULL;
+    double v = h ? ember_load_f64(h->dtype, ember_tensor_data(h)) : 0.0 / 0.0;
+    ember_tensor_release(h);
+    ember_tensor_release(e);
+    return v;
+  }
   if (ember_dtype_is_subbyte(t->dtype))   /* packed, always contiguous */
     return ember_minifloat_decode(t->dtype,
                                   ember_subbyte_get(t->dtype, ember_tensor_data(t), i));
@@ -199,6 +237,14 @@ ember_status ember_tensor_set(ember_tensor *t, int64_t i, double v) {
   if (i < 0 || i >= ember_tensor_numel(t))
     return ember_error("set: index %lld out of range for %lld elements", (long long)i,
                        (long long)ember_tensor_numel(t));
+  if (t->storage->device != EMBER_CPU) {
+    ember_tensor *e = device_element(t, i);
+    ember_tensor *h = e ? ember_tensor_scalar(EMBER_F64, v) : NULL;
+    ember_status st = h ? ember_copy_(e, h) : EMBER_ERROR;
+    ember_tensor_release(h);
+    ember_tensor_release(e);
+    return st;
+  }
   if (ember_dtype_is_subbyte(t->dtype)) {
     ember_subbyte_set(t->dtype, ember_tensor_data(t), i, ember_minifloat_encode(t->dtype, (float)v));
     return EMBER_OK;

@@ -100,6 +100,7 @@ typedef enum ember_alloc_kind {
 } ember_alloc_kind;
 
 typedef struct ember_storage ember_storage;
+typedef struct ember_tensor ember_tensor;
 typedef void (*ember_release_fn)(void *data, size_t nbytes, void *ctx);
 
 struct ember_storage {
@@ -118,12 +119,32 @@ struct ember_storage {
 };
 
 ember_storage *ember_storage_new(size_t nbytes);            /* heap, uninitialised */
+/* Uninitialised storage on a device (ember_storage_new for EMBER_CPU). */
+ember_storage *ember_storage_new_on(ember_device dev, size_t nbytes);
 ember_storage *ember_storage_wrap(void *data, size_t nbytes, ember_alloc_kind kind,
                                   ember_release_fn release, void *ctx);
 void ember_storage_retain(ember_storage *s);
 void ember_storage_release(ember_storage *s);
 
-/* Bytes of heap storage alive now. The Lua host reads it to pace its garbage
+/* A device other than the CPU is served by a backend (host/vk for Vulkan), started on
+** first use. The core calls it for what needs the bytes: new storage and copies to,
+** from and on the device (strided, broadcasting, converting). */
+typedef struct ember_backend {
+  const char *name;
+  ember_storage *(*storage_new)(size_t nbytes);
+  ember_status (*copy)(ember_tensor *dst, const ember_tensor *src);
+  size_t (*bytes_in_use)(void);
+} ember_backend;
+
+/* The backend of dev, started if need be; NULL (error set) when it cannot run. */
+const ember_backend *ember_backend_of(ember_device dev);
+const char *ember_device_name(ember_device dev);           /* "cpu", "vulkan" */
+ember_status ember_device_parse(const char *name, ember_device *dev);
+/* The device new tensors go to when none is named (EMBER_DEVICE, else cpu). */
+ember_device ember_default_device(void);
+void ember_set_default_device(ember_device dev);
+
+/* Bytes of heap and device storage alive now. The Lua host reads it to pace its garbage
 ** collector by memory the collector cannot see. */
 size_t ember_heap_bytes(void);
 
@@ -154,6 +175,12 @@ struct ember_tensor {
 ember_tensor *ember_tensor_empty(ember_dtype dt, int ndim, const int64_t *shape);
 ember_tensor *ember_tensor_zeros(ember_dtype dt, int ndim, const int64_t *shape);
 ember_tensor *ember_tensor_scalar(ember_dtype dt, double v);   /* 0-dim */
+/* The same on a given device. */
+ember_tensor *ember_tensor_empty_on(ember_device dev, ember_dtype dt, int ndim, const int64_t *shape);
+ember_tensor *ember_tensor_zeros_on(ember_device dev, ember_dtype dt, int ndim, const int64_t *shape);
+/* A copy of t on dev (t itself, retained, when it is there already). */
+ember_tensor *ember_to_device(ember_tensor *t, ember_device dev);
+static inline ember_device ember_tensor_device(const ember_tensor *t) { return t->storage->device; }
 
 /* A tensor over memory the caller owns; `release(data, nbytes, ctx)` runs when ember
 ** no longer needs it (release may be NULL). strides may be NULL for contiguous. No copy. */

@@ -21,6 +21,7 @@ void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **
   c->compute = EMBER_DTYPE_NONE;
   c->grad_mask = 0;
   c->saved_self = NULL;
+  c->device = EMBER_CPU;
   int na = ember_op_attr_count(op);
   const ember_attr *defaults = na ? ember_op_defaults(op) : NULL;
   for (int k = 0; k < na; k++) {
@@ -54,13 +55,13 @@ static ember_status alloc_outputs(ember_call *c) {
         return ember_op_error(c, "result dtype %s cannot be written in place into a %s tensor",
                               ember_dtype_name(c->out_dtype[0]), ember_dtype_name(target->dtype));
       c->out_dtype[0] = target->dtype;
-      if (kd == target->dtype && target->storage->device == EMBER_CPU) {
+      if (kd == target->dtype) {
         ember_tensor_retain(target);
         c->out[0] = target;
         continue;
       }
     }
-    c->out[k] = ember_tensor_empty(kd, c->out_ndim[k], c->out_shape[k]);
+    c->out[k] = ember_tensor_empty_on(c->device, kd, c->out_ndim[k], c->out_shape[k]);
     if (c->out[k] == NULL) return EMBER_ERROR;
   }
   return EMBER_OK;
@@ -162,6 +163,40 @@ static ember_status check_storage_only(ember_call *c) {
   return EMBER_OK;
 }
 
+/* The device of a call is that of its inputs; they must all be on it, except a
+** 0-dim cpu tensor (a Lua number, a loss scale), which goes along as PyTorch lets a
+** cpu scalar go with cuda tensors. Anything else is an error, never a silent copy. */
+static ember_status pick_device(ember_call *c) {
+  int first = -1;
+  for (int i = 0; i < c->nin; i++) {
+    const ember_tensor *t = c->in[i];
+    if (t == NULL || (t->storage->device == EMBER_CPU && t->ndim == 0)) continue;
+    if (first < 0) {
+      first = i;
+      c->device = t->storage->device;
+    } else if (t->storage->device != c->device) {
+      return ember_op_error(c, "input %d is on %s but input %d is on %s: move one with :to()",
+                            first + 1, ember_device_name(c->device), i + 1,
+                            ember_device_name(t->storage->device));
+    }
+  }
+  if (first < 0) {
+    for (int i = 0; i < c->nin; i++)   /* only 0-dim inputs: a device one wins */
+      if (c->in[i] && c->in[i]->storage->device != EMBER_CPU) c->device = c->in[i]->storage->device;
+  }
+  if (c->nin > EMBER_INLINE_INPUTS && c->device != EMBER_CPU)
+    for (int i = EMBER_INLINE_INPUTS; i < c->nin; i++)
+      if (c->in[i] && c->in[i]->storage->device != c->device)
+        return ember_op_error(c, "input %d is on %s but the others are on %s: move it with :to()",
+                              i + 1, ember_device_name(c->in[i]->storage->device),
+                              ember_device_name(c->device));
+  if (c->inplace && c->in_user[0]->storage->device != c->device)
+    return ember_op_error(c, "cannot write %s values in place into a %s tensor",
+                          ember_device_name(c->device),
+                          ember_device_name(c->in_user[0]->storage->device));
+  return EMBER_OK;
+}
+
 /* Allocation failures below a kernel say "tensor: ..."; name the op instead. */
 static void name_the_op(ember_call *c) {
   const char *msg = ember_last_error();
@@ -194,12 +229,12 @@ ember_status ember_dispatch(ember_call *c) {
   if (check_storage_only(c) != EMBER_OK) return EMBER_ERROR;
   if (op->infer(c) != EMBER_OK) return EMBER_ERROR;
 
-  ember_device dev = EMBER_CPU;
-  for (int i = 0; i < c->nin; i++)
-    if (c->in[i] && c->in[i]->storage->device != EMBER_CPU) dev = c->in[i]->storage->device;
-  ember_kernel_fn kernel = dev == EMBER_CPU ? op->cpu : op->vulkan;
+  if (pick_device(c) != EMBER_OK) return EMBER_ERROR;
+  ember_kernel_fn kernel = c->device == EMBER_CPU ? op->cpu : op->vulkan;
   if (kernel == NULL)
-    return ember_op_error(c, "not implemented on %s", dev == EMBER_CPU ? "cpu" : "vulkan");
+    return ember_op_error(c, "has no %s kernel yet: move its inputs to the cpu with :to(\"cpu\")",
+                          ember_device_name(c->device));
+  if (c->device != EMBER_CPU && ember_backend_of(c->device) == NULL) return EMBER_ERROR;
 
   if (op->flags & EMBER_OP_VIEW) {
     if (kernel(c) != EMBER_OK) return EMBER_ERROR;
@@ -213,8 +248,17 @@ ember_status ember_dispatch(ember_call *c) {
   /* one in-place call is one write, however many copies it takes inside */
   unsigned version = c->inplace ? c->in_user[0]->storage->version : 0;
   for (int i = 0; i < ncast; i++) {
-    if (c->in_cast[i] == EMBER_DTYPE_NONE || c->in[i] == NULL) continue;
-    c->in_owned[i] = ember_to_dtype(c->in[i], c->in_cast[i]);
+    if (c->in[i] == NULL) continue;
+    if (c->in[i]->storage->device != c->device) {   /* a number: see pick_device */
+      ember_dtype dt = c->in_cast[i] != EMBER_DTYPE_NONE ? c->in_cast[i] : c->in[i]->dtype;
+      ember_tensor *h = ember_to_dtype(c->in[i], dt);
+      c->in_owned[i] = h ? ember_to_device(h, c->device) : NULL;
+      ember_tensor_release(h);
+    } else if (c->in_cast[i] != EMBER_DTYPE_NONE) {
+      c->in_owned[i] = ember_to_dtype(c->in[i], c->in_cast[i]);
+    } else {
+      continue;
+    }
     if (c->in_owned[i] == NULL) {
       restore_inputs(c, i);
       return EMBER_ERROR;

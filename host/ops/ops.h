@@ -87,6 +87,9 @@ typedef struct ember_call {
   ** past 31 share bit 31), and for in-place calls the value in[0] had before */
   unsigned grad_mask;
   ember_tensor *saved_self;
+  /* the device the kernel runs on: that of the inputs, or for creation ops the one
+  ** the caller asked for (ember_call_init: the cpu) */
+  ember_device device;
 } ember_call;
 
 typedef ember_status (*ember_infer_fn)(ember_call *c);

@@ -18,6 +18,7 @@
 #include "autograd.h"
 #include "../cpu/elementwise.h"
 #include "../cpu/pointwise.h"
+#include "../vk/vk_kernels.h"
 
 #define ARITH_NATIVE (EMBER_FLOATS | EMBER_INTS_NATIVE)
 #define LOGIC_NATIVE (ARITH_NATIVE | (1u << EMBER_U8) | (1u << EMBER_BOOL))
@@ -412,7 +413,7 @@ static int number_value(const ember_tensor *t, double *v) {
 /* g where mask is true (keep_where_true) or false, and zero elsewhere */
 static ember_tensor *masked(ember_tensor *mask, ember_tensor *g, int keep_where_true) {
   if (mask == NULL || g == NULL) return NULL;
-  ember_tensor *zero = ember_ag_zeros(g->dtype, 0, NULL);
+  ember_tensor *zero = ember_ag_zeros(g, g->dtype, 0, NULL);
   ember_tensor *r = keep_where_true ? ember_ag_where(mask, g, zero) : ember_ag_where(mask, zero, g);
   return done(r, zero, NULL);
 }
@@ -420,7 +421,7 @@ static ember_tensor *masked(ember_tensor *mask, ember_tensor *g, int keep_where_
 /* A zero gradient for input i (PyTorch gives zeros, not none, for the step functions
 ** and for division with a rounding mode). */
 static ember_tensor *zero_grad(const ember_call *c, int i, ember_tensor *g) {
-  return ember_ag_zeros(g->dtype, c->in[i]->ndim, c->in[i]->shape);
+  return ember_ag_zeros(g, g->dtype, c->in[i]->ndim, c->in[i]->shape);
 }
 
 /* The fused kernel `name` on (g, v); its attributes are the forward op's, copied. */
@@ -501,7 +502,7 @@ static ember_status grad_remainder(const ember_call *c, ember_tensor *const *g, 
 static ember_tensor *pow_base_grad(ember_tensor *g, ember_tensor *a, ember_tensor *e) {
   double v;
   if (number_value(e, &v)) {
-    if (v == 0) return ember_ag_zeros(g->dtype, a->ndim, a->shape);
+    if (v == 0) return ember_ag_zeros(g, g->dtype, a->ndim, a->shape);
     if (v == 1) return retained(g);
     if (v == 2) {                             /* the common square, without a pow */
       ember_tensor *t = ember_ag_mul(g, a);
@@ -715,207 +716,207 @@ static ember_status grad_softplus(const ember_call *c, ember_tensor *const *g, e
 const ember_op ember_ops_elementwise[] = {
   /* arithmetic */
   { .name = "add", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = alpha_attr,
-    .infer = infer_add, .cpu = ember_cpu_add, .flags = BINARY_FLAGS,
+    .infer = infer_add, .cpu = ember_cpu_add, .vulkan = vk_add, .flags = BINARY_FLAGS,
     .backward = grad_add,
     .doc = "add(a, b, alpha=1) = a + alpha*b; broadcasts; promotes dtypes (bool+bool is or)" },
   { .name = "sub", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = alpha_attr,
-    .infer = infer_sub, .cpu = ember_cpu_sub, .flags = BINARY_FLAGS,
+    .infer = infer_sub, .cpu = ember_cpu_sub, .vulkan = vk_sub, .flags = BINARY_FLAGS,
     .backward = grad_sub,
     .doc = "sub(a, b, alpha=1) = a - alpha*b; broadcasts; promotes dtypes; no bool" },
   { .name = "mul", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_arith, .cpu = ember_cpu_mul, .flags = BINARY_FLAGS,
+    .infer = infer_arith, .cpu = ember_cpu_mul, .vulkan = vk_mul, .flags = BINARY_FLAGS,
     .backward = grad_mul, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) },
     .doc = "mul(a, b) = a * b elementwise; broadcasts; promotes dtypes" },
   { .name = "div", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = div_attrs,
-    .infer = infer_div, .cpu = ember_cpu_div, .flags = BINARY_FLAGS,
+    .infer = infer_div, .cpu = ember_cpu_div, .vulkan = vk_div, .flags = BINARY_FLAGS,
     .backward = grad_div, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) },
     .doc = "div(a, b, rounding_mode=\"none\"|\"trunc\"|\"floor\"): true division gives a float "
            "for integers; with a rounding mode integers stay integers; broadcasts" },
   { .name = "remainder", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_int_division, .cpu = ember_cpu_remainder, .flags = BINARY_FLAGS,
+    .infer = infer_int_division, .cpu = ember_cpu_remainder, .vulkan = vk_remainder, .flags = BINARY_FLAGS,
     .backward = grad_remainder, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "remainder(a, b) = a - floor(a/b)*b, the sign of b (Lua's a % b); integers stay "
            "integers and fail on a zero divisor; broadcasts" },
   { .name = "floor_divide", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_int_division, .cpu = ember_cpu_floor_divide, .flags = BINARY_FLAGS,
+    .infer = infer_int_division, .cpu = ember_cpu_floor_divide, .vulkan = vk_floor_divide, .flags = BINARY_FLAGS,
     .doc = "floor_divide(a, b) = floor(a/b) (Lua's a // b); integers stay integers and fail "
            "on a zero divisor; broadcasts" },
   { .name = "pow", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_pow, .cpu = ember_cpu_pow, .flags = BINARY_FLAGS,
+    .infer = infer_pow, .cpu = ember_cpu_pow, .vulkan = vk_pow, .flags = BINARY_FLAGS,
     .backward = grad_pow, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "pow(a, b) = a^b; tensor or number on either side; int^int stays int (negative "
            "number exponents refused); broadcasts; promotes dtypes" },
   { .name = "maximum", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_arith, .cpu = ember_cpu_maximum, .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS,
+    .infer = infer_arith, .cpu = ember_cpu_maximum, .vulkan = vk_maximum, .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS,
     .backward = grad_maximum, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "maximum(a, b) elementwise; NaN propagates; broadcasts; promotes dtypes" },
   { .name = "minimum", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_arith, .cpu = ember_cpu_minimum, .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS,
+    .infer = infer_arith, .cpu = ember_cpu_minimum, .vulkan = vk_minimum, .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS,
     .backward = grad_minimum, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "minimum(a, b) elementwise; NaN propagates; broadcasts; promotes dtypes" },
   { .name = "clamp", .min_inputs = 1, .max_inputs = 3, .nout = 1,
-    .infer = infer_clamp, .cpu = ember_cpu_clamp, .flags = BINARY_FLAGS,
+    .infer = infer_clamp, .cpu = ember_cpu_clamp, .vulkan = vk_clamp, .flags = BINARY_FLAGS,
     .backward = grad_clamp, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2),
     .doc = "clamp(x, min, max) = min(max(x, min), max); either bound may be nil, not both; "
            "bounds are numbers or tensors that broadcast; NaN propagates" },
   { .name = "where", .min_inputs = 3, .max_inputs = 3, .nout = 1,
-    .infer = infer_where, .cpu = ember_cpu_where, .flags = EMBER_OP_FUNCTION | EMBER_OP_SCALARS,
+    .infer = infer_where, .cpu = ember_cpu_where, .vulkan = vk_where, .flags = EMBER_OP_FUNCTION | EMBER_OP_SCALARS,
     .backward = grad_where, .saves = EMBER_SAVES_IN(0),
     .doc = "where(cond, x, y): x where cond else y; cond bool; x, y tensors or numbers; "
            "all three broadcast; x and y promote" },
 
   /* unary, integers kept */
   { .name = "neg", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_int, .cpu = ember_cpu_neg, .flags = UNARY_FLAGS,
+    .infer = infer_unary_int, .cpu = ember_cpu_neg, .vulkan = vk_neg, .flags = UNARY_FLAGS,
     .backward = grad_neg,
     .doc = "neg(a) = -a (integers wrap); not for bool" },
   { .name = "abs", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_int, .cpu = ember_cpu_abs, .flags = UNARY_FLAGS,
+    .infer = infer_unary_int, .cpu = ember_cpu_abs, .vulkan = vk_abs, .flags = UNARY_FLAGS,
     .backward = grad_abs, .saves = EMBER_SAVES_IN(0),
     .doc = "abs(a); integers stay integers (abs of the most negative wraps); not for bool" },
   { .name = "sign", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_same, .cpu = ember_cpu_sign, .flags = UNARY_FLAGS,
+    .infer = infer_unary_same, .cpu = ember_cpu_sign, .vulkan = vk_sign, .flags = UNARY_FLAGS,
     .backward = grad_step,
     .doc = "sign(a): -1, 0 or 1 in a's dtype; sign(NaN) = 0" },
   { .name = "relu", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_int, .cpu = ember_cpu_relu, .flags = UNARY_FLAGS,
+    .infer = infer_unary_int, .cpu = ember_cpu_relu, .vulkan = vk_relu, .flags = UNARY_FLAGS,
     .backward = grad_relu, .saves = EMBER_SAVES_OUT(0),
     .doc = "relu(a) = max(a, 0); keeps dtype and NaN; not for bool" },
   { .name = "floor", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_int, .cpu = ember_cpu_floor, .flags = UNARY_FLAGS,
+    .infer = infer_unary_int, .cpu = ember_cpu_floor, .vulkan = vk_floor, .flags = UNARY_FLAGS,
     .backward = grad_step,
     .doc = "floor(a); keeps dtype (the identity on integers)" },
   { .name = "ceil", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_int, .cpu = ember_cpu_ceil, .flags = UNARY_FLAGS,
+    .infer = infer_unary_int, .cpu = ember_cpu_ceil, .vulkan = vk_ceil, .flags = UNARY_FLAGS,
     .backward = grad_step,
     .doc = "ceil(a); keeps dtype (the identity on integers)" },
   { .name = "round", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_int, .cpu = ember_cpu_round, .flags = UNARY_FLAGS,
+    .infer = infer_unary_int, .cpu = ember_cpu_round, .vulkan = vk_round, .flags = UNARY_FLAGS,
     .backward = grad_step,
     .doc = "round(a): to nearest, halves to even; keeps dtype (the identity on integers)" },
   { .name = "trunc", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_int, .cpu = ember_cpu_trunc, .flags = UNARY_FLAGS,
+    .infer = infer_unary_int, .cpu = ember_cpu_trunc, .vulkan = vk_trunc, .flags = UNARY_FLAGS,
     .backward = grad_step,
     .doc = "trunc(a): toward zero; keeps dtype (the identity on integers)" },
 
   /* unary float functions: integer and bool inputs give f32 */
   { .name = "sqrt", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_sqrt, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_sqrt, .vulkan = vk_sqrt, .flags = UNARY_FLAGS,
     .backward = grad_sqrt, .saves = EMBER_SAVES_OUT(0),
     .doc = "sqrt(a); integers give the default float dtype" },
   { .name = "rsqrt", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_rsqrt, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_rsqrt, .vulkan = vk_rsqrt, .flags = UNARY_FLAGS,
     .backward = grad_rsqrt, .saves = EMBER_SAVES_OUT(0),
     .doc = "rsqrt(a) = 1/sqrt(a); integers give the default float dtype" },
   { .name = "exp", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_exp, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_exp, .vulkan = vk_exp, .flags = UNARY_FLAGS,
     .backward = grad_exp, .saves = EMBER_SAVES_OUT(0),
     .doc = "exp(a); integers give the default float dtype" },
   { .name = "log", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_log, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_log, .vulkan = vk_log, .flags = UNARY_FLAGS,
     .backward = grad_log, .saves = EMBER_SAVES_IN(0),
     .doc = "log(a), natural; integers give the default float dtype" },
   { .name = "log1p", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_log1p, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_log1p, .vulkan = vk_log1p, .flags = UNARY_FLAGS,
     .backward = grad_log1p, .saves = EMBER_SAVES_IN(0),
     .doc = "log1p(a) = log(1 + a), accurate near 0; integers give the default float dtype" },
   { .name = "expm1", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_expm1, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_expm1, .vulkan = vk_expm1, .flags = UNARY_FLAGS,
     .backward = grad_expm1, .saves = EMBER_SAVES_OUT(0),
     .doc = "expm1(a) = exp(a) - 1, accurate near 0; integers give the default float dtype" },
   { .name = "sin", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_sin, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_sin, .vulkan = vk_sin, .flags = UNARY_FLAGS,
     .backward = grad_sin, .saves = EMBER_SAVES_IN(0),
     .doc = "sin(a), radians; integers give the default float dtype" },
   { .name = "cos", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_cos, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_cos, .vulkan = vk_cos, .flags = UNARY_FLAGS,
     .backward = grad_cos, .saves = EMBER_SAVES_IN(0),
     .doc = "cos(a), radians; integers give the default float dtype" },
   { .name = "tanh", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_tanh, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_tanh, .vulkan = vk_tanh, .flags = UNARY_FLAGS,
     .backward = grad_tanh, .saves = EMBER_SAVES_OUT(0),
     .doc = "tanh(a); integers give the default float dtype" },
   { .name = "sigmoid", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_sigmoid, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_sigmoid, .vulkan = vk_sigmoid, .flags = UNARY_FLAGS,
     .backward = grad_sigmoid, .saves = EMBER_SAVES_OUT(0),
     .doc = "sigmoid(a) = 1/(1 + exp(-a)); integers give the default float dtype" },
   { .name = "silu", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_unary_float, .cpu = ember_cpu_silu, .flags = UNARY_FLAGS,
+    .infer = infer_unary_float, .cpu = ember_cpu_silu, .vulkan = vk_silu, .flags = UNARY_FLAGS,
     .backward = grad_silu, .saves = EMBER_SAVES_IN(0),
     .doc = "silu(a) = a * sigmoid(a); integers give the default float dtype" },
   { .name = "gelu", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = gelu_attrs,
-    .infer = infer_gelu, .cpu = ember_cpu_gelu, .flags = EMBER_OP_BOTH,
+    .infer = infer_gelu, .cpu = ember_cpu_gelu, .vulkan = vk_gelu, .flags = EMBER_OP_BOTH,
     .backward = grad_gelu, .saves = EMBER_SAVES_IN(0),
     .doc = "gelu(a, approximate=\"none\"|\"tanh\"): a * Phi(a), or its tanh form; integers "
            "give the default float dtype" },
   { .name = "softplus", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = softplus_attrs,
-    .infer = infer_unary_float, .cpu = ember_cpu_softplus, .flags = EMBER_OP_BOTH,
+    .infer = infer_unary_float, .cpu = ember_cpu_softplus, .vulkan = vk_softplus, .flags = EMBER_OP_BOTH,
     .backward = grad_softplus, .saves = EMBER_SAVES_IN(0),
     .doc = "softplus(a, beta=1, threshold=20) = log(1 + exp(beta*a))/beta, a itself where "
            "beta*a > threshold; integers give the default float dtype" },
 
   /* comparisons: bool results, operands promoted together, numbers allowed */
   { .name = "eq", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_eq, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_eq, .vulkan = vk_eq, .flags = BINARY_FLAGS,
     .doc = "eq(a, b): a == b as bool; broadcasts; compares in the promoted dtype" },
   { .name = "ne", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_ne, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_ne, .vulkan = vk_ne, .flags = BINARY_FLAGS,
     .doc = "ne(a, b): a ~= b as bool (true for NaN); broadcasts; compares in the promoted dtype" },
   { .name = "lt", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_lt, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_lt, .vulkan = vk_lt, .flags = BINARY_FLAGS,
     .doc = "lt(a, b): a < b as bool; broadcasts; compares in the promoted dtype" },
   { .name = "le", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_le, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_le, .vulkan = vk_le, .flags = BINARY_FLAGS,
     .doc = "le(a, b): a <= b as bool; broadcasts; compares in the promoted dtype" },
   { .name = "gt", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_gt, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_gt, .vulkan = vk_gt, .flags = BINARY_FLAGS,
     .doc = "gt(a, b): a > b as bool; broadcasts; compares in the promoted dtype" },
   { .name = "ge", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_ge, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_ge, .vulkan = vk_ge, .flags = BINARY_FLAGS,
     .doc = "ge(a, b): a >= b as bool; broadcasts; compares in the promoted dtype" },
 
   /* logic: any dtype in (nonzero is true), bool out */
   { .name = "logical_and", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_logical_and, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_logical_and, .vulkan = vk_logical_and, .flags = BINARY_FLAGS,
     .doc = "logical_and(a, b): both nonzero, as bool; any dtypes; broadcasts" },
   { .name = "logical_or", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_logical_or, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_logical_or, .vulkan = vk_logical_or, .flags = BINARY_FLAGS,
     .doc = "logical_or(a, b): either nonzero, as bool; any dtypes; broadcasts" },
   { .name = "logical_xor", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_compare, .cpu = ember_cpu_logical_xor, .flags = BINARY_FLAGS,
+    .infer = infer_compare, .cpu = ember_cpu_logical_xor, .vulkan = vk_logical_xor, .flags = BINARY_FLAGS,
     .doc = "logical_xor(a, b): exactly one nonzero, as bool; any dtypes; broadcasts" },
   { .name = "logical_not", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_logical_not, .cpu = ember_cpu_logical_not, .flags = UNARY_FLAGS,
+    .infer = infer_logical_not, .cpu = ember_cpu_logical_not, .vulkan = vk_logical_not, .flags = UNARY_FLAGS,
     .doc = "logical_not(a): a == 0, as bool; any dtype" },
   { .name = "isnan", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_float_test, .cpu = ember_cpu_isnan, .flags = EMBER_OP_BOTH,
+    .infer = infer_float_test, .cpu = ember_cpu_isnan, .vulkan = vk_isnan, .flags = EMBER_OP_BOTH,
     .doc = "isnan(a) as bool; all false for integer and bool tensors" },
   { .name = "isinf", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .infer = infer_float_test, .cpu = ember_cpu_isinf, .flags = EMBER_OP_BOTH,
+    .infer = infer_float_test, .cpu = ember_cpu_isinf, .vulkan = vk_isinf, .flags = EMBER_OP_BOTH,
     .doc = "isinf(a): a is +inf or -inf, as bool; all false for integer and bool tensors" },
 
   /* backward kernels: dispatched by the rules above, not bound in Lua; (g, v) is the
   ** gradient of the op's output and the value the rule saved */
   { .name = "relu_backward", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_grad_pair, .cpu = cpu_relu_backward,
+    .infer = infer_grad_pair, .cpu = cpu_relu_backward, .vulkan = vk_relu_backward,
     .doc = "relu_backward(g, y): g where relu's output y > 0 (or NaN), else 0; broadcasts" },
   { .name = "tanh_backward", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_grad_pair, .cpu = cpu_tanh_backward,
+    .infer = infer_grad_pair, .cpu = cpu_tanh_backward, .vulkan = vk_tanh_backward,
     .doc = "tanh_backward(g, y) = g * (1 - y^2), y tanh's output; broadcasts" },
   { .name = "sigmoid_backward", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_grad_pair, .cpu = cpu_sigmoid_backward,
+    .infer = infer_grad_pair, .cpu = cpu_sigmoid_backward, .vulkan = vk_sigmoid_backward,
     .doc = "sigmoid_backward(g, y) = g * (1 - y) * y, y sigmoid's output; broadcasts" },
   { .name = "silu_backward", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_grad_pair, .cpu = cpu_silu_backward,
+    .infer = infer_grad_pair, .cpu = cpu_silu_backward, .vulkan = vk_silu_backward,
     .doc = "silu_backward(g, x) = g * s * (1 + x * (1 - s)), s = sigmoid(x); broadcasts" },
   { .name = "gelu_backward", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = gelu_attrs,
-    .infer = infer_gelu_backward, .cpu = cpu_gelu_backward,
+    .infer = infer_gelu_backward, .cpu = cpu_gelu_backward, .vulkan = vk_gelu_backward,
     .doc = "gelu_backward(g, x, approximate=\"none\"|\"tanh\"): g times gelu's derivative at x; "
            "broadcasts" },
   { .name = "softplus_backward", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .attrs = softplus_attrs, .infer = infer_grad_pair, .cpu = cpu_softplus_backward,
+    .attrs = softplus_attrs, .infer = infer_grad_pair, .cpu = cpu_softplus_backward, .vulkan = vk_softplus_backward,
     .doc = "softplus_backward(g, x, beta=1, threshold=20) = g * sigmoid(beta*x), g itself "
            "where beta*x > threshold; broadcasts" },
   { .name = NULL },

@@ -255,7 +255,7 @@ static ember_tensor *gathered(int base, ember_tensor *t, int d, ember_tensor *ix
 static ember_tensor *scatter_into_zeros(int base, const ember_tensor *x, int d, ember_tensor *ix,
                                         ember_tensor *src) {
   if (src == NULL || ix == NULL) return NULL;
-  ember_tensor *z = ember_ag_zeros(src->dtype, x->ndim, x->shape);
+  ember_tensor *z = ember_ag_zeros(src, src->dtype, x->ndim, x->shape);
   ember_tensor *in[3] = { z, ix, src };
   ember_call v;
   if (!begin(&v, "scatter_add", base, 3, in)) return NULL;
@@ -274,7 +274,7 @@ static ember_tensor *scatter_into_zeros(int base, const ember_tensor *x, int d, 
 ** need only fit in src): what the op never read gets zero. Takes over t. */
 static ember_tensor *padded_to(ember_tensor *t, const ember_tensor *src) {
   if (t == NULL || ember_same_shape(t, src)) return t;
-  ember_tensor *z = ember_ag_zeros(t->dtype, src->ndim, src->shape);
+  ember_tensor *z = ember_ag_zeros(t, t->dtype, src->ndim, src->shape);
   ember_tensor *corner = z ? ember_tensor_view_of(z, t->ndim, t->shape, z->stride, 0) : NULL;
   ember_tensor *in[2] = { corner, t };
   ember_call v;
@@ -380,7 +380,7 @@ static ember_status grad_masked_select(const ember_call *c, ember_tensor *const 
   ember_call v;
   if (begin(&v, "nonzero", 0, 1, &flat)) pos = finish(&v);   /* n x 1 */
   where = ember_ag_reshape(pos, 1, &n);
-  if (where) z = ember_ag_zeros(g[0]->dtype, 1, &flat_n);
+  if (where) z = ember_ag_zeros(g[0], g[0]->dtype, 1, &flat_n);
   ember_tensor *in[3] = { z, where, g[0] };
   if (z && begin(&v, "scatter", 0, 3, in)) {
     set_int(&v, 0, 0);

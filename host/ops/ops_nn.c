@@ -387,7 +387,7 @@ static ember_status grad_embedding(const ember_call *c, ember_tensor *const *g, 
   ember_tensor *ic = ember_ag_reshape(idx, 2, col);
   ember_tensor *ie = ember_ag_expand(ic, 2, rows);
   ember_tensor *g2 = ember_ag_reshape(g[0], 2, rows);
-  ember_tensor *z = ie && g2 ? ember_ag_zeros(g2->dtype, 2, w->shape) : NULL, *r = NULL;
+  ember_tensor *z = ie && g2 ? ember_ag_zeros(g2, g2->dtype, 2, w->shape) : NULL, *r = NULL;
   if (z) {
     ember_tensor *in[3] = { z, ie, g2 };
     ember_call v;

@@ -355,7 +355,7 @@ static ember_status grad_extreme(const ember_call *c, ember_tensor *const *g, em
   int kd = (int)c->attr[1].i, d = 0;
   for (uint32_t m = reduced(c, 0); m > 1; m >>= 1) d++;
   ember_tensor *gk = kept(c, g[0], 0, kd), *ik = kept(c, c->out[1], 0, kd);
-  ember_tensor *r = gk && ik ? ember_ag_zeros(gk->dtype, x->ndim, x->shape) : NULL;
+  ember_tensor *r = gk && ik ? ember_ag_zeros(gk, gk->dtype, x->ndim, x->shape) : NULL;
   if (r) {
     ember_tensor *in[3] = { r, ik, gk };
     ember_call v;

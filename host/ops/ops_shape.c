@@ -280,7 +280,7 @@ static ember_status grad_cat(const ember_call *c, ember_tensor *const *g, ember_
   for (int i = 0; i < c->nin; i++) {
     const ember_tensor *x = c->in[i];
     if (skipping && cat_skipped(x)) {
-      if (ember_needs_grad(c, i) && !(gi[i] = ember_ag_zeros(g[0]->dtype, 1, x->shape)))
+      if (ember_needs_grad(c, i) && !(gi[i] = ember_ag_zeros(g[0], g[0]->dtype, 1, x->shape)))
         return EMBER_ERROR;
       continue;
     }

@@ -164,8 +164,19 @@ static ember_status view_clone(ember_call *c) {
   return done(c, ember_clone(c->in[0]));
 }
 
+/* to(dtype, device): either may be absent; the dtype changes where the tensor is
+** (on the device when it moves there, so only the converted bytes travel) */
 static ember_status view_to(ember_call *c) {
-  return done(c, ember_to_dtype(c->in[0], (ember_dtype)c->attr[0].i));
+  ember_tensor *t = c->in[0];
+  ember_device dev = t->storage->device;
+  if (c->attr[1].present && strcmp(c->attr[1].s, "none") != 0 && ember_device_parse(c->attr[1].s, &dev) != EMBER_OK)
+    return ember_op_error(c, "%s", ember_last_error());
+  ember_dtype dt = c->attr[0].present ? (ember_dtype)c->attr[0].i : t->dtype;
+  int shrink = ember_dtype_size(dt) < ember_dtype_size(t->dtype);
+  ember_tensor *a = shrink ? ember_to_dtype(t, dt) : ember_to_device(t, dev);
+  ember_tensor *b = a == NULL ? NULL : shrink ? ember_to_device(a, dev) : ember_to_dtype(a, dt);
+  ember_tensor_release(a);
+  return done(c, b);
 }
 
 /* copy_ and fill_ write into in[0]: the dispatcher hands the kernel out[0] = in[0] */
@@ -227,7 +238,7 @@ static ember_status grad_reshape(const ember_call *c, ember_tensor *const *g, em
 ** view picked */
 static ember_status grad_region(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
   const ember_tensor *x = c->in[0];
-  ember_tensor *z = ember_ag_zeros(g[0]->dtype, x->ndim, x->shape);
+  ember_tensor *z = ember_ag_zeros(g[0], g[0]->dtype, x->ndim, x->shape);
   ember_tensor *region = same_op(c, z);
   ember_status st = region ? copy_into(region, g[0]) : EMBER_ERROR;
   ember_tensor_release(region);
@@ -286,7 +297,9 @@ static ember_status grad_identity(const ember_call *c, ember_tensor *const *g, e
 /* to: g converted back to the input's dtype (an integer result has no gradient, so
 ** only float to float conversions get here) */
 static ember_status grad_to(const ember_call *c, ember_tensor *const *g, ember_tensor **gi) {
-  gi[0] = ember_ag_to(g[0], c->in[0]->dtype);
+  ember_tensor *h = ember_to_device(g[0], c->in[0]->storage->device);
+  gi[0] = h ? ember_ag_to(h, c->in[0]->dtype) : NULL;
+  ember_tensor_release(h);
   return gi[0] ? EMBER_OK : EMBER_ERROR;
 }
 
@@ -324,7 +337,9 @@ static const ember_attr_def squeeze_attrs[] = { {"dim", EMBER_ATTR_DIM, "none"},
 static const ember_attr_def unsqueeze_attrs[] = { {"dim", EMBER_ATTR_DIM, NULL}, {NULL, 0, NULL} };
 static const ember_attr_def flatten_attrs[] = {
   {"start_dim", EMBER_ATTR_DIM, "0"}, {"end_dim", EMBER_ATTR_DIM, "-1"}, {NULL, 0, NULL} };
-static const ember_attr_def to_attrs[] = { {"dtype", EMBER_ATTR_DTYPE, NULL}, {NULL, 0, NULL} };
+static const ember_attr_def to_attrs[] = {
+  {"dtype", EMBER_ATTR_DTYPE, "none"}, {"device", EMBER_ATTR_STR, "none"}, {NULL, 0, NULL}
+};
 static const ember_attr_def fill_attrs[] = { {"value", EMBER_ATTR_FLOAT, NULL}, {NULL, 0, NULL} };
 
 #define VIEW(nm, fn, at, bw, d) \
@@ -372,7 +387,7 @@ const ember_op ember_ops_view[] = {
        "contiguous(t): t if already contiguous, else a contiguous copy"),
   VIEW("clone", view_clone, NULL, grad_identity, "clone(t): a contiguous copy"),
   VIEW("to", view_to, to_attrs, grad_to,
-       "to(t, dtype): converted copy (t itself if the dtype matches)"),
+       "to(t, dtype, device): converted or moved copy (t itself if both match)"),
   { .name = "copy", .min_inputs = 2, .max_inputs = 2, .nout = 1, .infer = infer_copy,
     .cpu = cpu_copy, .backward = grad_copy, .flags = EMBER_OP_INPLACE,
     .doc = "t:copy_(src): src broadcast to t's shape and converted to its dtype, written into t" },

@@ -189,7 +189,9 @@ function M.set_options(opts)
 end
 
 function M.tostring(t)
-  local footer = string.format("[%s of size %s (%s)]", t:type(), size_text(t), t:device())
+  local device = t:device()
+  local footer = string.format("[%s of size %s (%s)]", t:type(), size_text(t), device)
+  if device ~= "cpu" then t = t:to("cpu") end   -- one transfer, then read on the host
   local ndim, numel = t:dim(), t:numel()
   if ndim == 0 then
     local v = t:item()
@@ -197,7 +199,7 @@ function M.tostring(t)
     return cell(v) .. "\n" .. footer
   end
   if numel == 0 then
-    return string.format("[%s with no elements, size %s (%s)]", t:type(), size_text(t), t:device())
+    return string.format("[%s with no elements, size %s (%s)]", t:type(), size_text(t), device)
   end
   local summarize = numel > M.threshold
   local size = t:size()

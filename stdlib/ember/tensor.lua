@@ -11,6 +11,18 @@ for name, dtype in pairs(conversions) do
   T[name] = function(self) return self:to(dtype) end
 end
 
+-- t:to("vulkan"), t:to("f16"), t:to("f16", "vulkan"), t:to{dtype =, device =}: the op
+-- takes a dtype first; a device name goes by name
+local to = T.to
+local devices = { cpu = true, vulkan = true }
+function T:to(a, b)
+  if type(a) == "string" and devices[a] then return to(self, { device = a, dtype = b }) end
+  if type(b) == "string" then return to(self, { dtype = a, device = b }) end
+  return to(self, a)
+end
+function T:cpu() return self:to("cpu") end
+function T:vulkan() return self:to("vulkan") end
+
 function T:zero_() return self:fill_(0) end
 
 local floating = { f32 = true, f64 = true, f16 = true, bf16 = true, f8_e4m3 = true,

@@ -1,0 +1,39 @@
+-- vk_ops_spec.lua — every op with a Vulkan kernel against the cpu backend, family by
+-- family (cases in spec/vk/<family>.lua), on lavapipe in CI. Skipped as a whole only
+-- when no Vulkan device can start, and then it says why.
+local ember = require "ember"
+local V = require "vk_check"
+
+local ok, why = ember.vk.available()
+if not ok then
+  describe("vulkan", function() pending("no Vulkan device: " .. tostring(why)) end)
+  return
+end
+
+-- every spec/vk/<family>.lua; VK_FAMILIES="reduce index" runs only those
+local only = os.getenv("VK_FAMILIES")
+local families = {}
+for f in io.popen("ls spec/vk"):lines() do
+  local fam = f:match("^(.+)%.lua$")
+  if fam and (not only or (" " .. only .. " "):find(" " .. fam .. " ", 1, true)) then
+    families[#families + 1] = fam
+  end
+end
+for _, family in ipairs(families) do
+  describe("vulkan " .. family, function()
+    for _, case in ipairs(dofile("spec/vk/" .. family .. ".lua")) do
+      it(case[1], function() V.check(case) end)
+    end
+  end)
+end
+
+describe("vulkan validation", function()
+  it("the Khronos validation layer reported nothing", function()
+    ember.vk.sync()
+    local info = ember.vk.info()
+    if info.validation then
+      local msgs = ember.vk.validation_messages()
+      assert.are.equal(0, info.validation_messages, table.concat(msgs, "\n"))
+    end
+  end)
+end)
