@@ -7,21 +7,12 @@
 
 #include "lember.h"
 
-/* host/vk's public face (not in ember.h: a C embedder calls ember_to_device) */
-const ember_backend *ember_vk_backend(void);
-ember_status ember_vk_sync(void);
+/* host/vk's internals the Lua side reports (ember.h has the public part) */
 int ember_vk_started(void);
 const char *ember_vk_validation_message(unsigned i);
 size_t ember_vk_pipeline_cache_loaded(void);
 int ember_vk_pipeline_count(void);
-typedef struct ember_vk_info {
-  const char *name, *type;
-  int index, has_f16, has_f64, subgroup_size, coopmat, coopmat_m, coopmat_n, coopmat_k;
-  int validation, transfer_queue, failed;
-  unsigned validation_messages;
-  size_t memory_in_use, max_buffer_range;
-} ember_vk_info;
-void ember_vk_get_info(ember_vk_info *out);
+void ember_vk_mark_lost(void);
 
 static int m_set_default_device(lua_State *L) {
   ember_device dev;
@@ -43,7 +34,7 @@ static int vk_sync(lua_State *L) {
 
 /* available() -> true, or false and why not */
 static int vk_available(lua_State *L) {
-  if (ember_vk_backend() != NULL) {
+  if (ember_backend_of(EMBER_VULKAN) != NULL) {
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -53,9 +44,8 @@ static int vk_available(lua_State *L) {
 }
 
 static int vk_info(lua_State *L) {
-  if (ember_vk_backend() == NULL) return lember_raise(L);
   ember_vk_info i;
-  ember_vk_get_info(&i);
+  if (ember_vk_get_info(&i) != EMBER_OK) return lember_raise(L);
   lua_createtable(L, 0, 16);
   lua_pushstring(L, i.name); lua_setfield(L, -2, "name");
   lua_pushstring(L, i.type); lua_setfield(L, -2, "type");
@@ -76,6 +66,8 @@ static int vk_info(lua_State *L) {
   lua_pushboolean(L, i.failed); lua_setfield(L, -2, "failed");
   lua_pushinteger(L, (lua_Integer)i.memory_in_use); lua_setfield(L, -2, "memory_in_use");
   lua_pushinteger(L, (lua_Integer)i.max_buffer_range); lua_setfield(L, -2, "max_buffer_range");
+  lua_pushinteger(L, i.blocks); lua_setfield(L, -2, "memory_blocks");
+  lua_pushinteger(L, (lua_Integer)i.submits); lua_setfield(L, -2, "submits");
   lua_pushinteger(L, ember_vk_pipeline_count()); lua_setfield(L, -2, "pipelines");
   lua_pushinteger(L, (lua_Integer)ember_vk_pipeline_cache_loaded());
   lua_setfield(L, -2, "pipeline_cache_loaded");
@@ -99,6 +91,12 @@ static int vk_validation_messages(lua_State *L) {
   return 1;
 }
 
+static int vk_lose_device(lua_State *L) {
+  (void)L;
+  ember_vk_mark_lost();
+  return 0;
+}
+
 void lember_open_device(lua_State *L, int module) {
   lua_pushcfunction(L, m_set_default_device);
   lua_setfield(L, module, "set_default_device");
@@ -106,7 +104,8 @@ void lember_open_device(lua_State *L, int module) {
   lua_setfield(L, module, "get_default_device");
   static const luaL_Reg vkf[] = {
     {"sync", vk_sync}, {"available", vk_available}, {"info", vk_info},
-    {"validation_messages", vk_validation_messages}, {NULL, NULL}
+    {"validation_messages", vk_validation_messages}, {"_lose_device", vk_lose_device},
+    {NULL, NULL}
   };
   luaL_newlib(L, vkf);
   lua_setfield(L, module, "vk");

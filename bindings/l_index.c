@@ -131,6 +131,13 @@ static int t_index(lua_State *L) {
                         (int)lua_tointeger(L, 2), (int)t->shape[0]);
     if (i < 0) i += t->shape[0];
     int64_t idx[1] = { i };
+    if (t->storage->device != EMBER_CPU) {        /* one element read back */
+      double v = ember_tensor_get(t, i);
+      if (t->dtype == EMBER_BOOL) lua_pushboolean(L, v != 0);
+      else if (ember_dtype_is_int(t->dtype)) lua_pushinteger(L, (lua_Integer)v);
+      else lua_pushnumber(L, v);
+      return 1;
+    }
     const char *p = ember_tensor_ptr(t, idx);
     if (ember_dtype_is_subbyte(t->dtype)) lua_pushnumber(L, ember_tensor_get(t, i));
     else if (t->dtype == EMBER_BOOL) lua_pushboolean(L, *p);

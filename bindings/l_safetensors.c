@@ -14,7 +14,7 @@
 #define SLICE_MT "ember.SafetensorsSlice"
 #define WRITER_MT "ember.SafetensorsWriter"
 
-typedef struct l_file { ember_safetensors *f; } l_file;
+typedef struct l_file { ember_safetensors *f; ember_device device; } l_file;
 typedef struct l_writer { ember_st_writer *w; } l_writer;
 
 static ember_safetensors *check_file(lua_State *L, int idx) {
@@ -25,14 +25,17 @@ static ember_safetensors *check_file(lua_State *L, int idx) {
 
 /* {====== ember.safetensors.open(path [, {backend=, device=}]) */
 
-static ember_st_backend opt_backend(lua_State *L, int idx) {
+/* Tensors for a device are read from the mapping and uploaded from there (through
+** the staging buffer, or straight into mapped device memory): no host copy is made. */
+static ember_st_backend opt_backend(lua_State *L, int idx, ember_device *device) {
+  *device = EMBER_CPU;
   if (lua_isnoneornil(L, idx)) return EMBER_ST_MMAP;
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_getfield(L, idx, "device");
   const char *dev = luaL_optstring(L, -1, "cpu");
-  if (strcmp(dev, "vulkan") == 0)
-    luaL_error(L, "safetensors: device \"vulkan\": Vulkan backend not built");
-  if (strcmp(dev, "cpu") != 0) luaL_error(L, "safetensors: unknown device \"%s\"", dev);
+  if (ember_device_parse(dev, device) != EMBER_OK)
+    luaL_error(L, "safetensors: unknown device \"%s\" (cpu or vulkan)", dev);
+  if (*device != EMBER_CPU && ember_backend_of(*device) == NULL) lember_raise(L);
   lua_getfield(L, idx, "backend");
   const char *b = luaL_optstring(L, -1, "mmap");
   lua_pop(L, 2);
@@ -43,9 +46,11 @@ static ember_st_backend opt_backend(lua_State *L, int idx) {
 
 static int m_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  ember_st_backend backend = opt_backend(L, 2);
+  ember_device device;
+  ember_st_backend backend = opt_backend(L, 2, &device);
   l_file *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->f = NULL;
+  u->device = device;
   luaL_setmetatable(L, FILE_MT);
   if ((u->f = ember_st_open(path, backend)) == NULL) return lember_raise(L);
   return 1;
@@ -112,7 +117,14 @@ static int f_info(lua_State *L) {
 static int f_get(lua_State *L) {
   ember_safetensors *f = check_file(L, 1);
   check_info(L, f, 2);
-  int r = lember_push(L, ember_st_get(f, lua_tostring(L, 2)));
+  ember_device device = ((l_file *)lua_touserdata(L, 1))->device;
+  ember_tensor *t = ember_st_get(f, lua_tostring(L, 2));
+  if (t && device != EMBER_CPU) {
+    ember_tensor *d = ember_to_device(t, device);
+    ember_tensor_release(t);
+    t = d;
+  }
+  int r = lember_push(L, t);
   lember_gc_pace(L);
   return r;
 }

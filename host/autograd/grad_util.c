@@ -182,9 +182,16 @@ ember_tensor *ember_ag_sum_to(ember_tensor *g, int ndim, const int64_t *shape) {
   return r;
 }
 
+/* Summed down to t's shape, converted to its dtype and, for copy_ across devices, moved
+** to its device: a gradient lives where its tensor does. */
 ember_tensor *ember_ag_like_input(ember_tensor *g, const ember_tensor *t) {
   if (g == NULL) return NULL;
   ember_tensor *s = ember_ag_sum_to(g, t->ndim, t->shape);
+  if (s && s->storage->device != t->storage->device) {
+    ember_tensor *m = ember_to_device(s, t->storage->device);
+    ember_tensor_release(s);
+    s = m;
+  }
   if (s == NULL || s->dtype == t->dtype) return s;
   ember_tensor *r = ember_to_dtype(s, t->dtype);
   ember_tensor_release(s);

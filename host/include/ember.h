@@ -409,6 +409,37 @@ ember_status ember_autograd_custom(const char *name, int nin, ember_tensor *cons
 
 /* }====== */
 
+/* {====== 9. the Vulkan device
+** Tensors go there with ember_to_device(t, EMBER_VULKAN); ops on them are recorded
+** and run in batches. The device is chosen at first use: EMBER_VK_DEVICE (index or a
+** piece of the name), else the first discrete GPU, integrated, virtual, then a CPU
+** driver. See docs/vulkan.md. */
+
+/* Submit what is recorded and wait for everything submitted. */
+ember_status ember_vk_sync(void);
+
+typedef struct ember_vk_info {
+  const char *name, *type;    /* "NVIDIA H100 80GB HBM3", "discrete" */
+  int index;                  /* in the driver's device order, 0-based */
+  int has_f16, has_f64;       /* 16-bit storage, 64-bit floats */
+  int subgroup_size;
+  int coopmat;                /* cooperative matrices: 0 none, 1 KHR, 2 NV */
+  int coopmat_m, coopmat_n, coopmat_k;
+  int validation;             /* the Khronos validation layer is on */
+  int transfer_queue;         /* a separate transfer queue exists */
+  int failed;                 /* the device was lost: every Vulkan call errors */
+  unsigned validation_messages;
+  size_t memory_in_use;       /* bytes of device memory tensors hold */
+  size_t max_buffer_range;    /* the largest tensor the device can bind, in bytes */
+  int blocks;                 /* device memory allocations held */
+  uint64_t submits;           /* command batches submitted so far */
+} ember_vk_info;
+
+/* Starts the backend if need be; EMBER_ERROR (with the reason) when no device runs. */
+ember_status ember_vk_get_info(ember_vk_info *out);
+
+/* }====== */
+
 #ifdef __cplusplus
 }
 #endif

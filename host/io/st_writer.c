@@ -300,9 +300,12 @@ ember_status ember_st_writer_write(ember_st_writer *w, const char *name, const e
     return ember_error("%s: tensor \"%s\" was declared of shape %s but has shape %s", w->path, name,
                        ember_shape_text(e->ndim, e->shape, a, sizeof a), ember_shape_str(t, b, sizeof b));
   }
-  if (t->storage->data == NULL)
+  int on_device = t->storage->device != EMBER_CPU;
+  if (!on_device && t->storage->data == NULL)
     return ember_error("%s: tensor \"%s\" is not in host memory", w->path, name);
-  ember_tensor *c = ember_contiguous((ember_tensor *)t);
+  /* a device tensor comes over once, already contiguous */
+  ember_tensor *c = on_device ? ember_to_device((ember_tensor *)t, EMBER_CPU)
+                              : ember_contiguous((ember_tensor *)t);
   if (c == NULL) return EMBER_ERROR;
   ember_status st = ember_st_pwrite_full(w->fd, ember_tensor_data(c), ember_tensor_nbytes(c),
                                          w->data_start + e->begin, w->path);

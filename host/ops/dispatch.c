@@ -168,6 +168,10 @@ static ember_status check_storage_only(ember_call *c) {
 ** cpu scalar go with cuda tensors. Anything else is an error, never a silent copy. */
 static ember_status pick_device(ember_call *c) {
   int first = -1;
+  if (c->op->flags & EMBER_OP_CROSS_DEVICE) {
+    c->device = c->in[0]->storage->device;
+    return EMBER_OK;
+  }
   for (int i = 0; i < c->nin; i++) {
     const ember_tensor *t = c->in[i];
     if (t == NULL || (t->storage->device == EMBER_CPU && t->ndim == 0)) continue;
@@ -249,7 +253,8 @@ ember_status ember_dispatch(ember_call *c) {
   unsigned version = c->inplace ? c->in_user[0]->storage->version : 0;
   for (int i = 0; i < ncast; i++) {
     if (c->in[i] == NULL) continue;
-    if (c->in[i]->storage->device != c->device) {   /* a number: see pick_device */
+    if (c->in[i]->storage->device != c->device && !(op->flags & EMBER_OP_CROSS_DEVICE)) {
+      /* a number: see pick_device */
       ember_dtype dt = c->in_cast[i] != EMBER_DTYPE_NONE ? c->in_cast[i] : c->in[i]->dtype;
       ember_tensor *h = ember_to_dtype(c->in[i], dt);
       c->in_owned[i] = h ? ember_to_device(h, c->device) : NULL;

@@ -122,6 +122,8 @@ enum {
   EMBER_OP_CREATION  = 1u << 9,  /* no tensor inputs; makes a new tensor (zeros, arange) */
   EMBER_OP_INDEX_OUT = 1u << 10, /* some output holds index values (argmax, sort) */
   EMBER_OP_NONDIFF   = 1u << 11, /* outputs never carry a gradient (the *_like ops) */
+  EMBER_OP_CROSS_DEVICE = 1u << 12, /* inputs may be on different devices (copy_ moves
+                                       values between them); the kernel sees them as they are */
 };
 
 /* What a backward rule reads besides shapes: the values of input i and of output k.

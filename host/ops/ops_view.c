@@ -179,7 +179,9 @@ static ember_status view_to(ember_call *c) {
   return done(c, b);
 }
 
-/* copy_ and fill_ write into in[0]: the dispatcher hands the kernel out[0] = in[0] */
+/* copy_ and fill_ write into in[0]: the dispatcher hands the kernel out[0] = in[0].
+** ember_copy_ and ember_fill_ serve every device (the core calls the device's backend),
+** so the same function is the cpu and the Vulkan kernel. */
 static ember_status infer_copy(ember_call *c) {
   ember_tensor *dst = c->in[0];
   ember_set_out(c, 0, dst->dtype, dst->ndim, dst->shape);
@@ -389,10 +391,11 @@ const ember_op ember_ops_view[] = {
   VIEW("to", view_to, to_attrs, grad_to,
        "to(t, dtype, device): converted or moved copy (t itself if both match)"),
   { .name = "copy", .min_inputs = 2, .max_inputs = 2, .nout = 1, .infer = infer_copy,
-    .cpu = cpu_copy, .backward = grad_copy, .flags = EMBER_OP_INPLACE,
+    .cpu = cpu_copy, .vulkan = cpu_copy, .backward = grad_copy,
+    .flags = EMBER_OP_INPLACE | EMBER_OP_CROSS_DEVICE,
     .doc = "t:copy_(src): src broadcast to t's shape and converted to its dtype, written into t" },
   { .name = "fill", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = fill_attrs,
-    .infer = infer_copy, .cpu = cpu_fill, .backward = grad_fill, .flags = EMBER_OP_INPLACE,
+    .infer = infer_copy, .cpu = cpu_fill, .vulkan = cpu_fill, .backward = grad_fill, .flags = EMBER_OP_INPLACE,
     .doc = "t:fill_(value): every element set to value" },
   { .name = NULL },
 };

@@ -80,6 +80,7 @@ void vk_memory_stop(void);
 ember_status vk_alloc_new(VkDeviceSize size, vk_alloc *a);
 void vk_alloc_free(vk_alloc *a);          /* now: the caller knows no batch uses it */
 size_t vk_memory_in_use(void);
+int vk_memory_blocks(void);            /* device memory allocations held */
 
 /* Host <-> device bytes. Uploads into a range no pending batch reads are direct when
 ** the memory is host-visible; otherwise they go through the staging buffer in the

@@ -284,6 +284,8 @@ ember_status vk_batch_staging(VkDeviceSize n, VkDeviceSize *offset) {
 
 /* {====== the public face: ember.vk.sync() */
 
+uint64_t ember_vk_submits(void) { return submitted; }
+
 ember_status ember_vk_sync(void) {
   if (vk_start() != EMBER_OK) return EMBER_ERROR;
   return vk_batch_wait();

@@ -388,18 +388,17 @@ int ember_vk_started(void) {
   return started == 1;
 }
 
-/* What ember.vk.info() shows. */
-typedef struct ember_vk_info {
-  const char *name, *type;
-  int index, has_f16, has_f64, subgroup_size, coopmat, coopmat_m, coopmat_n, coopmat_k;
-  int validation, transfer_queue, failed;
-  unsigned validation_messages;
-  size_t memory_in_use, max_buffer_range;
-} ember_vk_info;
+uint64_t ember_vk_submits(void);
 
-void ember_vk_get_info(ember_vk_info *out) {
+/* For tests of the fault path: what a VK_ERROR_DEVICE_LOST does, without losing one. */
+void ember_vk_mark_lost(void) {
+  if (started == 1) vk_device_lost("a simulated loss (ember.vk._lose_device)");
+}
+
+ember_status ember_vk_get_info(ember_vk_info *out) {
   static const char *types[] = { "other", "integrated", "discrete", "virtual", "cpu" };
   memset(out, 0, sizeof *out);
+  if (started != 1 && vk_start() != EMBER_OK) return EMBER_ERROR;   /* a lost device still reports */
   out->name = vk.name;
   out->type = vk.props.deviceType <= VK_PHYSICAL_DEVICE_TYPE_CPU ? types[vk.props.deviceType] : "other";
   out->index = vk.index;
@@ -416,4 +415,7 @@ void ember_vk_get_info(ember_vk_info *out) {
   out->validation_messages = vk.validation_messages;
   out->memory_in_use = vk_memory_in_use();
   out->max_buffer_range = vk.props.limits.maxStorageBufferRange;
+  out->blocks = vk_memory_blocks();
+  out->submits = ember_vk_submits();
+  return EMBER_OK;
 }

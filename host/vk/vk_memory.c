@@ -52,6 +52,10 @@ size_t vk_memory_in_use(void) {
   return in_use;
 }
 
+int vk_memory_blocks(void) {
+  return nblocks;
+}
+
 static int find_type(uint32_t bits, VkMemoryPropertyFlags want) {
   for (uint32_t i = 0; i < vk.mem.memoryTypeCount; i++)
     if ((bits & (1u << i)) && (vk.mem.memoryTypes[i].propertyFlags & want) == want) return (int)i;
