@@ -31,7 +31,8 @@ layout(push_constant) uniform Push {
   int ndim;
   uint numel;
   int nin;
-  int flags;            // clamp: 1 lower bound present, 2 upper bound present
+  int flags;            // clamp: 1 lower bound present, 2 upper bound present;
+                        // bits 8..10: inputs a, b, c are numbers held in off[k], st[4k]
   int shape[4];
   int off[4];           // o, a, b, c
   int st[16];           // strides: [tensor * 4 + dim]
@@ -50,6 +51,23 @@ WIDE param(int k) {
 }
 
 int64_t iparam() { return int64_t(uint64_t(p.sc[0]) | (uint64_t(p.sc[1]) << 32)); }
+
+// A number given in the push constants instead of a buffer (the host puts its bits in
+// the offset and first stride of input k, which it does not need): no upload, no barrier.
+bool is_number(int k) { return (p.flags & (1 << (7 + k))) != 0; }
+
+int64_t number_i(int k) { return int64_t(uint64_t(uint(p.off[k])) | (uint64_t(uint(p.st[4 * k])) << 32)); }
+
+WIDE number_f(int k, int dt) {
+#ifdef HAS_F64
+  if (dt == DT_F64) return packDouble2x32(uvec2(uint(p.off[k]), uint(p.st[4 * k])));
+#endif
+  if (dt == DT_F32) return WIDE(uintBitsToFloat(uint(p.off[k])));
+  return WIDE(number_i(k));
+}
+
+#define LOADF(N, K, DT, I) (is_number(K) ? number_f(K, DT) : N##_load_fl(I))
+#define LOADI(N, K, I) (is_number(K) ? number_i(K) : N##_load_in(I))
 
 // {====== float helpers
 
@@ -319,28 +337,28 @@ void main() {
   }
   uint io = uint(o0), ia = uint(o1), ib = uint(o2), ic = uint(o3);
   if (OP == PW_WHERE) {
-    bool cond = a_load_in(ia) != 0l;
-    if (FLOAT_MATH) o_store_f(io, cond ? b_load_fl(ib) : c_load_fl(ic));
-    else o_store_i(io, cond ? b_load_in(ib) : c_load_in(ic));
+    bool cond = LOADI(a, 1, ia) != 0l;
+    if (FLOAT_MATH) o_store_f(io, cond ? LOADF(b, 2, DT_B, ib) : LOADF(c, 3, DT_C, ic));
+    else o_store_i(io, cond ? LOADI(b, 2, ib) : LOADI(c, 3, ic));
     return;
   }
   bool has_b = p.nin > 1, has_c = p.nin > 2;
   if (IS_TEST) {
     bool t;
-    if (FLOAT_MATH) t = float_test(a_load_fl(ia), has_b ? b_load_fl(ib) : WIDE(0));
-    else t = int_test(a_load_in(ia), has_b ? b_load_in(ib) : 0l);
+    if (FLOAT_MATH) t = float_test(LOADF(a, 1, DT_A, ia), has_b ? LOADF(b, 2, DT_B, ib) : WIDE(0));
+    else t = int_test(LOADI(a, 1, ia), has_b ? LOADI(b, 2, ib) : 0l);
     o_store_i(io, t ? 1l : 0l);
     return;
   }
   if (FLOAT_MATH) {
-    WIDE x = a_load_fl(ia);
-    WIDE y = has_b ? b_load_fl(ib) : WIDE(0);
-    WIDE z = has_c ? c_load_fl(ic) : WIDE(0);
+    WIDE x = LOADF(a, 1, DT_A, ia);
+    WIDE y = has_b ? LOADF(b, 2, DT_B, ib) : WIDE(0);
+    WIDE z = has_c ? LOADF(c, 3, DT_C, ic) : WIDE(0);
     o_store_f(io, float_op(x, y, z));
   } else {
-    int64_t x = a_load_in(ia);
-    int64_t y = has_b ? b_load_in(ib) : 0l;
-    int64_t z = has_c ? c_load_in(ic) : 0l;
+    int64_t x = LOADI(a, 1, ia);
+    int64_t y = has_b ? LOADI(b, 2, ib) : 0l;
+    int64_t z = has_c ? LOADI(c, 3, ic) : 0l;
     o_store_i(io, int_op(x, y, z));
   }
 }

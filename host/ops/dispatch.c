@@ -253,7 +253,8 @@ ember_status ember_dispatch(ember_call *c) {
   unsigned version = c->inplace ? c->in_user[0]->storage->version : 0;
   for (int i = 0; i < ncast; i++) {
     if (c->in[i] == NULL) continue;
-    if (c->in[i]->storage->device != c->device && !(op->flags & EMBER_OP_CROSS_DEVICE)) {
+    if (c->in[i]->storage->device != c->device &&
+        !(op->flags & (EMBER_OP_CROSS_DEVICE | EMBER_OP_HOST_SCALARS))) {
       /* a number: see pick_device */
       ember_dtype dt = c->in_cast[i] != EMBER_DTYPE_NONE ? c->in_cast[i] : c->in[i]->dtype;
       ember_tensor *h = ember_to_dtype(c->in[i], dt);

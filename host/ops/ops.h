@@ -124,6 +124,8 @@ enum {
   EMBER_OP_NONDIFF   = 1u << 11, /* outputs never carry a gradient (the *_like ops) */
   EMBER_OP_CROSS_DEVICE = 1u << 12, /* inputs may be on different devices (copy_ moves
                                        values between them); the kernel sees them as they are */
+  EMBER_OP_HOST_SCALARS = 1u << 13, /* the device kernel takes 0-dim cpu inputs (numbers) as
+                                       they are, in its push constants: no upload */
 };
 
 /* What a backward rule reads besides shapes: the values of input i and of output k.

@@ -60,6 +60,24 @@ static void encode_params(pw_push *p, ember_dtype value_dt, int f64_variant, dou
 }
 
 /* 0 done, -1 error (set), 1 the layout does not fit the push constants */
+/* The number held by 0-dim cpu tensor t (already in the kernel's compute dtype) as the
+** shader reads it: float bits, double bits, or an int64. */
+static void put_number(pw_push *p, int k, const ember_tensor *t) {
+  uint32_t w[2] = { 0, 0 };
+  const void *v = ember_tensor_data(t);
+  if (t->dtype == EMBER_F32) {
+    memcpy(w, v, 4);
+  } else if (t->dtype == EMBER_F64) {
+    memcpy(w, v, 8);
+  } else {
+    int64_t i = ember_load_i64(t->dtype, v);
+    memcpy(w, &i, 8);
+  }
+  p->off[k] = (int32_t)w[0];
+  p->st[4 * k] = (int32_t)w[1];
+  p->flags |= 1 << (7 + k);
+}
+
 static int launch(ember_tensor *out, int op, int nin, ember_tensor *const *in,
                   double p0, double p1, int flags) {
   const ember_tensor *t[4] = { out, NULL, NULL, NULL };
@@ -80,6 +98,11 @@ static int launch(ember_tensor *out, int op, int nin, ember_tensor *const *in,
     p.off[k] = (int32_t)l.offset[k];
     for (int d = 0; d < l.ndim; d++) p.st[4 * k + d] = (int32_t)l.stride[k][d];
   }
+  for (int k = 1; k < n; k++)
+    if (t[k]->storage->device == EMBER_CPU) {   /* a number: its bits ride in the push */
+      put_number(&p, k, t[k]);
+      t[k] = NULL;
+    }
   int f64 = out->dtype == EMBER_F64;
   ember_dtype dts[4] = { out->dtype, out->dtype, out->dtype, out->dtype };
   for (int k = 0; k < nin; k++) {
