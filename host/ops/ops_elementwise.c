@@ -253,7 +253,7 @@ static const ember_attr_def softplus_attrs[] = {
 
 /* }====== */
 
-#define BINARY_FLAGS (EMBER_OP_BOTH | EMBER_OP_INPLACE | EMBER_OP_SCALARS)
+#define BINARY_FLAGS (EMBER_OP_BOTH | EMBER_OP_INPLACE | EMBER_OP_SCALARS | EMBER_OP_HOST_SCALARS)
 #define UNARY_FLAGS (EMBER_OP_BOTH | EMBER_OP_INPLACE)
 
 /* {====== backward kernels: one pass where a rule would otherwise chain several ops.
@@ -749,11 +749,13 @@ const ember_op ember_ops_elementwise[] = {
     .doc = "pow(a, b) = a^b; tensor or number on either side; int^int stays int (negative "
            "number exponents refused); broadcasts; promotes dtypes" },
   { .name = "maximum", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_arith, .cpu = ember_cpu_maximum, .vulkan = vk_maximum, .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS,
+    .infer = infer_arith, .cpu = ember_cpu_maximum, .vulkan = vk_maximum,
+    .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS | EMBER_OP_HOST_SCALARS,
     .backward = grad_maximum, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "maximum(a, b) elementwise; NaN propagates; broadcasts; promotes dtypes" },
   { .name = "minimum", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_arith, .cpu = ember_cpu_minimum, .vulkan = vk_minimum, .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS,
+    .infer = infer_arith, .cpu = ember_cpu_minimum, .vulkan = vk_minimum,
+    .flags = EMBER_OP_BOTH | EMBER_OP_SCALARS | EMBER_OP_HOST_SCALARS,
     .backward = grad_minimum, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "minimum(a, b) elementwise; NaN propagates; broadcasts; promotes dtypes" },
   { .name = "clamp", .min_inputs = 1, .max_inputs = 3, .nout = 1,
@@ -762,7 +764,8 @@ const ember_op ember_ops_elementwise[] = {
     .doc = "clamp(x, min, max) = min(max(x, min), max); either bound may be nil, not both; "
            "bounds are numbers or tensors that broadcast; NaN propagates" },
   { .name = "where", .min_inputs = 3, .max_inputs = 3, .nout = 1,
-    .infer = infer_where, .cpu = ember_cpu_where, .vulkan = vk_where, .flags = EMBER_OP_FUNCTION | EMBER_OP_SCALARS,
+    .infer = infer_where, .cpu = ember_cpu_where, .vulkan = vk_where,
+    .flags = EMBER_OP_FUNCTION | EMBER_OP_SCALARS | EMBER_OP_HOST_SCALARS,
     .backward = grad_where, .saves = EMBER_SAVES_IN(0),
     .doc = "where(cond, x, y): x where cond else y; cond bool; x, y tensors or numbers; "
            "all three broadcast; x and y promote" },
