@@ -37,3 +37,29 @@ describe("vulkan validation", function()
     end
   end)
 end)
+
+describe("vulkan coverage", function()
+  -- every op of the table has a Vulkan kernel, and a case here whose name starts
+  -- with the op's name (a family file's cases run it against the cpu)
+  local named = {}
+  for f in io.popen("ls spec/vk"):lines() do
+    local fam = f:match("^(.+)%.lua$")
+    if fam then
+      for _, case in ipairs(dofile("spec/vk/" .. f)) do named[case[1]:match("^[%w_]+")] = true end
+    end
+  end
+  it("every op has a Vulkan kernel", function()
+    local missing = {}
+    for _, op in ipairs(ember.ops()) do
+      if not op.vulkan then missing[#missing + 1] = op.name end
+    end
+    assert.are.equal(0, #missing, "no Vulkan kernel: " .. table.concat(missing, " "))
+  end)
+  it("every Vulkan kernel has a case", function()
+    local missing = {}
+    for _, op in ipairs(ember.ops()) do
+      if op.vulkan and not named[op.name] then missing[#missing + 1] = op.name end
+    end
+    assert.are.equal(0, #missing, "no case in spec/vk: " .. table.concat(missing, " "))
+  end)
+end)
