@@ -6,11 +6,14 @@
 // int64. The math mirrors host/cpu/elementwise*.c: NaN rules, floor division from
 // fmod, remainder with the divisor's sign, halves to even.
 //
-// GLSL has no double exp/log/sin/cos/tanh/pow: in the f64 variant those go through
-// float (the host's f64 tolerance for them says so); everything else is exact f64.
+// GLSL has no double exp/log/sin/cos/tanh/pow: the f64 variant takes them from
+// math64.glsl, so f64 tensors keep f64 precision.
 #version 450
 #include "common.glsl"
 #include "pointwise_ops.h"
+#ifdef HAS_F64
+#include "math64.glsl"
+#endif
 
 layout(constant_id = 3) const int OP = 0;
 layout(constant_id = 4) const int DT_O = 0;
@@ -42,6 +45,21 @@ layout(push_constant) uniform Push {
 // the value inputs' dtype decides float or integer math
 const int DT_V = OP == PW_WHERE ? DT_B : DT_A;
 const bool FLOAT_MATH = DT_V <= DT_BF16;
+
+#ifdef HAS_F64
+#define F64_VALUES (DT_V == DT_F64)
+#else
+#define F64_VALUES false
+#define exp64(x) (x)
+#define log64(x) (x)
+#define log1p64(x) (x)
+#define expm1_64(x) (x)
+#define sin64(x) (x)
+#define cos64(x) (x)
+#define tanh64(x) (x)
+#define erfc64(x) (x)
+#define pow64(x, y) (x)
+#endif
 
 WIDE param(int k) {
 #ifdef HAS_F64
@@ -140,10 +158,21 @@ WIDE pow_w(WIDE x, WIDE y) {
     }
     r = y < WIDE(0) ? WIDE(1) / acc : acc;
   } else {
-    r = WIDE(pow(float(ax), float(y)));
+    r = F64_VALUES ? pow64(ax, y) : WIDE(pow(float(ax), float(y)));
   }
   return x < WIDE(0) && yodd ? -r : r;
 }
+
+// The transcendental functions at WIDE precision: math64.glsl's for f64 values,
+// float's otherwise.
+WIDE exp_w(WIDE x) { return F64_VALUES ? exp64(x) : WIDE(exp(float(x))); }
+WIDE log_w(WIDE x) { return F64_VALUES ? log64(x) : WIDE(log(float(x))); }
+WIDE log1p_w(WIDE x) { return F64_VALUES ? log1p64(x) : WIDE(log1p_f(float(x))); }
+WIDE expm1_w(WIDE x) { return F64_VALUES ? expm1_64(x) : WIDE(expm1_f(float(x))); }
+WIDE sin_w(WIDE x) { return F64_VALUES ? sin64(x) : WIDE(sin(float(x))); }
+WIDE cos_w(WIDE x) { return F64_VALUES ? cos64(x) : WIDE(cos(float(x))); }
+WIDE tanh_w(WIDE x) { return F64_VALUES ? tanh64(x) : WIDE(tanh_f(float(x))); }
+WIDE erfc_w(WIDE x) { return F64_VALUES ? erfc64(x) : WIDE(erfc_f(float(x))); }
 
 WIDE max_w(WIDE a, WIDE b) { return isnan(a) ? a : isnan(b) ? b : a < b ? b : a; }
 WIDE min_w(WIDE a, WIDE b) { return isnan(a) ? a : isnan(b) ? b : b < a ? b : a; }
@@ -158,11 +187,19 @@ WIDE floor_div_w(WIDE a, WIDE b) {
   return q - f > WIDE(0.5) ? f + WIDE(1) : f;
 }
 
-WIDE sigmoid_w(WIDE x) { return WIDE(1) / (WIDE(1) + WIDE(exp(float(-x)))); }
+WIDE sigmoid_w(WIDE x) { return WIDE(1) / (WIDE(1) + exp_w(-x)); }
 
-const float GELU_K = 0.7978845608028654;
-const float INV_SQRT_2PI = 0.3989422804014327;
-const float SQRT1_2 = 0.7071067811865476;
+#ifdef HAS_F64
+#define GELU_K_W 0.7978845608028654lf
+#define INV_SQRT_2PI_W 0.3989422804014327lf
+#define SQRT1_2_W 0.7071067811865476lf
+#define GELU_C_W 0.044715lf
+#else
+#define GELU_K_W 0.7978845608028654
+#define INV_SQRT_2PI_W 0.3989422804014327
+#define SQRT1_2_W 0.7071067811865476
+#define GELU_C_W 0.044715
+#endif
 
 WIDE float_op(WIDE x, WIDE y, WIDE z) {
   float fx = float(x);
@@ -196,20 +233,20 @@ WIDE float_op(WIDE x, WIDE y, WIDE z) {
   case PW_TRUNC: return trunc(x);
   case PW_SQRT: return sqrt(x);
   case PW_RSQRT: return WIDE(1) / sqrt(x);
-  case PW_EXP: return WIDE(exp(fx));
-  case PW_LOG: return WIDE(log(fx));
-  case PW_LOG1P: return WIDE(log1p_f(fx));
-  case PW_EXPM1: return WIDE(expm1_f(fx));
-  case PW_SIN: return WIDE(sin(fx));
-  case PW_COS: return WIDE(cos(fx));
-  case PW_TANH: return WIDE(tanh_f(fx));
+  case PW_EXP: return exp_w(x);
+  case PW_LOG: return log_w(x);
+  case PW_LOG1P: return log1p_w(x);
+  case PW_EXPM1: return expm1_w(x);
+  case PW_SIN: return sin_w(x);
+  case PW_COS: return cos_w(x);
+  case PW_TANH: return tanh_w(x);
   case PW_SIGMOID: return sigmoid_w(x);
-  case PW_SILU: return x / (WIDE(1) + WIDE(exp(-fx)));
-  case PW_GELU: return WIDE(0.5) * x * WIDE(erfc_f(-fx * SQRT1_2));
-  case PW_GELU_TANH: return WIDE(0.5) * x * (WIDE(1) + WIDE(tanh_f(GELU_K * (fx + 0.044715 * fx * fx * fx))));
+  case PW_SILU: return x / (WIDE(1) + exp_w(-x));
+  case PW_GELU: return WIDE(0.5) * x * erfc_w(-x * WIDE(SQRT1_2_W));
+  case PW_GELU_TANH: return WIDE(0.5) * x * (WIDE(1) + tanh_w(WIDE(GELU_K_W) * (x + WIDE(GELU_C_W) * x * x * x)));
   case PW_SOFTPLUS: {
     WIDE beta = param(0), z2 = x * beta;
-    return z2 > param(1) ? x : WIDE(log1p_f(exp(float(z2)))) / beta;
+    return z2 > param(1) ? x : log1p_w(exp_w(z2)) / beta;
   }
   // backward pairs: x is g, y is the saved value
   case PW_RELU_BW: return y <= WIDE(0) ? WIDE(0) : x;
@@ -220,20 +257,19 @@ WIDE float_op(WIDE x, WIDE y, WIDE z) {
     return x * s * (WIDE(1) + y * (WIDE(1) - s));
   }
   case PW_GELU_BW: {
-    float fy = float(y);
-    WIDE cdf = WIDE(0.5 * erfc_f(-fy * SQRT1_2));
-    WIDE pdf = WIDE(INV_SQRT_2PI * exp(-0.5 * fy * fy));
+    WIDE cdf = WIDE(0.5) * erfc_w(-y * WIDE(SQRT1_2_W));
+    WIDE pdf = WIDE(INV_SQRT_2PI_W) * exp_w(WIDE(-0.5) * y * y);
     return x * (cdf + y * pdf);
   }
   case PW_GELU_TANH_BW: {
-    float fy = float(y), y2 = fy * fy;
-    float t = tanh_f(GELU_K * (fy + 0.044715 * y2 * fy));
-    float dinner = GELU_K * (1.0 + 3.0 * 0.044715 * y2);
-    return x * WIDE(0.5 * (1.0 + t) + 0.5 * fy * (1.0 - t * t) * dinner);
+    WIDE k = WIDE(GELU_K_W), y2 = y * y;
+    WIDE t = tanh_w(k * (y + WIDE(GELU_C_W) * y2 * y));
+    WIDE dinner = k * (WIDE(1) + (WIDE(3) * WIDE(GELU_C_W)) * y2);
+    return x * (WIDE(0.5) * (WIDE(1) + t) + WIDE(0.5) * y * (WIDE(1) - t * t) * dinner);
   }
   case PW_SOFTPLUS_BW: {
     WIDE z2 = y * param(0);
-    return z2 > param(1) ? x : x / (WIDE(1) + WIDE(exp(float(-z2))));
+    return z2 > param(1) ? x : x / (WIDE(1) + exp_w(-z2));
   }
   }
   return x;

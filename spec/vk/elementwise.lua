@@ -70,14 +70,19 @@ for op, r in pairs(unary_ranges) do
   local f = function(a) return ember[op](a) end
   case { op .. " 1000", f, { rand({ 1000 }, r[1], r[2]) }, tol = 2e-6 }
   case { op .. " transposed 7x5", function(a) return ember[op](a:t()) end, { rand({ 5, 7 }, r[1], r[2]) }, tol = 2e-6 }
-  -- GLSL has no double exp/log/sin...: the f64 variant computes those in float
-  case { op .. " f64", f, { rand({ 33 }, r[1], r[2], "f64") }, f64tol = float_fn[op] and 1e-6 or 1e-12 }
+  -- the f64 variant's exp/log/sin... are shaders/math64.glsl's, within a few ulp
+  case { op .. " f64", f, { rand({ 33 }, r[1], r[2], "f64") }, f64tol = float_fn[op] and 1e-14 or 1e-15 }
   if not float_fn[op] then case { op .. " i64", f, { randint(-9, 9, { 17 }) } } end
   if op ~= "gelu" and op ~= "softplus" then case { op .. "_ in place", function(a) local v = a[{ {}, { 2, 4 } }]; v[op .. "_"](v); return a end,
          { rand({ 3, 5 }, r[1], r[2]) }, tol = 2e-6 } end
 end
 case { "round halves to even", function(a) return ember.round(a) end, { ember.tensor({ -2.5, -1.5, -0.5, 0.5, 1.5, 2.5 }) } }
 case { "gelu tanh", function(a) return ember.gelu(a, "tanh") end, { rand({ 100 }, -6, 6) }, tol = 2e-6 }
+case { "gelu tanh f64", function(a) return ember.gelu(a, "tanh") end, { rand({ 100 }, -6, 6, "f64") }, f64tol = 1e-14 }
+case { "gelu tail f64", function(a) return ember.gelu(a) end, { rand({ 50 }, -30, -3, "f64") }, f64tol = 1e-13 }
+case { "exp log sin cos wide range f64", function(a)
+    return { a:exp(), a:abs():log(), a:sin(), a:cos(), a:tanh(), a:expm1(), (a:abs() + 0.5):pow(2.7) }
+  end, { rand({ 200 }, -700, 700, "f64") }, f64tol = 1e-13 }
 case { "gelu tail", function(a) return ember.gelu(a) end, { rand({ 50 }, -12, -4) }, tol = 1e-5 }
 case { "softplus beta threshold", function(a) return ember.softplus(a, 2, 5) end, { rand({ 40 }, -6, 6) }, tol = 2e-6 }
 case { "f16 exp", function(a) return ember.exp(a) end, { rand({ 64 }, -3, 3, "f32"):to("f16") }, tol = 1e-3 }
