@@ -159,6 +159,16 @@ describe("vulkan batches", function()
     assert.are.same(ember.full({ 10 }, 1500.0):totable(), v:to("cpu"):totable())
   end)
 
+  it("make each pipeline once and reuse it", function()
+    local v = ember.ones(7):to("vulkan")
+    local w = (v * 3):exp()
+    local made = ember.vk.info().pipelines
+    for _ = 1, 20 do w = (v * 3):exp() end
+    assert.are.equal(made, ember.vk.info().pipelines)
+    local _ = v:to("f64") * 2        -- a new dtype: its variant is a new pipeline
+    assert.is_true(ember.vk.info().pipelines > made)
+  end)
+
   it("ember.vk.sync() waits for everything", function()
     local v = ember.ones(5):to("vulkan")
     local w = v * 3
