@@ -102,6 +102,9 @@ describe("conv family by hand", function()
     assert.same({{9, 9, 9, 9}, {9, 1, 2, 3}, {9, 4, 5, 6}, {9, 9, 9, 9}},
                 ember.pad(x, {1, 0, 1, 1}, "constant", 9):totable())
     assert.same({{2, 3}, {5, 6}}, ember.pad(x, {-1, 0}, "constant"):totable())
+    -- a pad in front and a crop behind that takes the row's only element
+    assert.same({{0}, {0}}, ember.pad(f32({{1}, {2}}), {2, -2}, "constant"):totable())
+    assert.same({{0, 1}, {0, 4}}, ember.pad(x, {1, -2}, "constant"):totable())
     assert.same({{4, 5, 6}, {1, 2, 3}, {4, 5, 6}, {1, 2, 3}}, ember.pad(x, {0, 0, 1, 1}, "reflect"):totable())
     -- pad moves elements of any dtype
     local i = ember.tensor({{1, 2}, {3, 4}}, "i64")
@@ -187,6 +190,12 @@ do
       function() return ember.conv2d(xt, wf, nil, {padding = 2, dilation = 2}) end)
   add("conv2d", "F.conv2d(x[0], x[1], padding=(0, 1))", { x4, wf },
       function() return ember.conv2d(x4, wf, nil, {padding = {0, 1}}) end)
+  -- stride 1, as wide as the input, a kernel row wholly in the padding (rows 2 and 3
+  -- of a 3-tall kernel with dilation 3 and padding 2 on 3 rows): the column copy once
+  -- wrote past its row into the next image's
+  local xw, ww = det({2, 3, 3, 12}, 0.4), det({3, 3, 3, 1}, 14)
+  add("conv2d", "F.conv2d(x[0], x[1], padding=(2, 0), dilation=(3, 2))", { xw, ww },
+      function() return ember.conv2d(xw, ww, nil, {padding = {2, 0}, dilation = {3, 2}}) end)
   local wd = det({8, 1, 3, 3}, 5)
   add("conv2d", "F.conv2d(x[0], x[1], padding=1, groups=4)", { x4, wd },
       function() return ember.conv2d(x4, wd, nil, {padding = 1, groups = 4}) end)

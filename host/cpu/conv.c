@@ -119,10 +119,12 @@ static void im2col(ember_dtype dt, const void *img, void *col, int64_t ld, const
     int64_t ylo, yhi, xlo, xhi;
     tap_range(g->h, g->oh, win->s[0], qy, &ylo, &yhi);
     tap_range(g->w, g->ow, win->s[1], qx, &xlo, &xhi);
-    int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow;
+    int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow, opix = g->oh * g->ow;
     if (a + shift < 0) a = -shift;
     if (b + shift > npix) b = npix - shift;
-    if (b < a) b = a;
+    /* a kernel row wholly in the padding can push a past the output row: keep both in it */
+    a = a < 0 ? 0 : a > opix ? opix : a;
+    b = b < a ? a : b > opix ? opix : b;
     for (int64_t ch = 0; ch < g->ch; ch++) {
       const char *plane = (const char *)img + (size_t)(ch * npix) * es;
       char *row = (char *)col + (size_t)((ch * kk + t) * ld) * es;
@@ -171,9 +173,11 @@ static void col2im(ember_dtype dt, void *col, int64_t ld, void *img, const colge
           zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
         for (int64_t ox = xhi; ox < g->ow; ox++)
           zero_column(dt, row + (size_t)(ylo * g->ow + ox) * es, yhi - ylo, g->ow);
-        int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow;
+        int64_t shift = qy * g->w + qx, a = ylo * g->ow, b = yhi * g->ow, opix = g->oh * g->ow;
         if (a + shift < 0) a = -shift;
         if (b + shift > npix) b = npix - shift;
+        a = a < 0 ? 0 : a > opix ? opix : a;
+        b = b > opix ? opix : b;
         if (b > a)
           scatter_add(dt, plane + (size_t)(a + shift) * es, row + (size_t)a * es, b - a, 1);
         continue;

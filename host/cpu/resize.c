@@ -130,7 +130,9 @@ ember_status ember_cpu_pad(ember_call *c) {
   ember_store_f64(x->dtype, fill, g.value);
   int64_t last = out->shape[nd - 1], rows = total / last;
   int64_t before = g.before[g.npad - 1], size = x->shape[nd - 1];
-  int64_t lo = before > 0 ? before : 0, hi = before + size < last ? before + size : last;
+  /* a pad in front and a crop behind can put `before` past the end of the row */
+  int64_t lo = before < 0 ? 0 : before > last ? last : before;
+  int64_t hi = before + size < last ? before + size : last;
   if (hi < lo) hi = lo;
   pad_ctx p = { x, out, nd, first, es, maps, at, maps + at[g.npad - 1], fill,
                 ember_tensor_data(x), ember_tensor_data(out), last, x->stride[nd - 1],

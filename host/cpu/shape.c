@@ -42,6 +42,11 @@ void ember_walk_init(ember_walk *w, int ndim, const int64_t *shape, int nops,
 
 void ember_walk_seek(ember_walk *w, int64_t row) {
   for (int k = 0; k < w->nops; k++) w->off[k] = 0;
+  for (int d = 0; d < w->ndim; d++)
+    if (w->shape[d] == 0) {          /* no rows at all: nothing to seek (and no division) */
+      for (int e = 0; e < w->ndim; e++) w->pos[e] = 0;
+      return;
+    }
   for (int d = w->ndim - 1; d >= 0; d--) {
     w->pos[d] = row % w->shape[d];
     row /= w->shape[d];
