@@ -60,6 +60,10 @@ static int vk_info(lua_State *L) {
     lua_pushfstring(L, "%dx%dx%d", i.coopmat_m, i.coopmat_n, i.coopmat_k);
     lua_setfield(L, -2, "cooperative_matrix_shape");
   }
+  if (i.coopmat_khr_m) {
+    lua_pushfstring(L, "%dx%dx%d", i.coopmat_khr_m, i.coopmat_khr_n, i.coopmat_khr_k);
+    lua_setfield(L, -2, "cooperative_matrix_khr_shape");
+  }
   lua_pushboolean(L, i.validation); lua_setfield(L, -2, "validation");
   lua_pushinteger(L, (lua_Integer)i.validation_messages); lua_setfield(L, -2, "validation_messages");
   lua_pushboolean(L, i.transfer_queue); lua_setfield(L, -2, "transfer_queue");

@@ -1,10 +1,11 @@
-// math64.glsl — exp, log, log1p, expm1, sin, cos, tanh, pow and erfc in double
-// precision. GLSL has double arithmetic, sqrt, floor, frexp and ldexp, but none of
-// these: without them an f64 tensor on the device would get float precision from
-// its transcendental ops. Written from the textbook methods (range reduction by
-// multiples of ln 2 or pi/2 split in parts, then a series), each within a few ulp on
-// the ranges the specs check; sin and cos reduce exactly for |x| < 2^20.
-// Included only by the f64 variants (HAS_F64).
+// math64.glsl — exp, log, log1p, expm1, sin, cos (and both at once), tanh, pow and
+// erfc in double precision. GLSL has double arithmetic, sqrt, floor, frexp and ldexp,
+// but none of these: without them an f64 tensor on the device would get float
+// precision from its transcendental ops (the elementwise ops; through misc_math.glsl,
+// Box-Muller's normals and cross-entropy's log-sum-exp too). Written from the textbook
+// methods (range reduction by multiples of ln 2 or pi/2 split in parts, then a series),
+// each within a few ulp on the ranges the specs check; sin and cos reduce exactly for
+// |x| < 2^20. Included only by the f64 variants (HAS_F64).
 
 const double M64_LN2_HI = 6.93147180369123816490e-01lf;
 const double M64_LN2_LO = 1.90821492927058770002e-10lf;
@@ -126,20 +127,30 @@ double m64_reduce(double x, out int q) {
   return r;
 }
 
-double sin64(double x) {
-  if (isnan(x) || isinf(x)) return m64_nan();
+// sin and cos of x from one reduction: quadrant q turns (sin r, cos r) by q pi/2
+void sincos64(double x, out double sn, out double cs) {
+  if (isnan(x) || isinf(x)) {
+    sn = m64_nan();
+    cs = sn;
+    return;
+  }
   int q;
   double r = m64_reduce(x, q);
   double s = m64_sin_poly(r), c = m64_cos_poly(r);
-  return q == 0 ? s : q == 1 ? c : q == 2 ? -s : -c;
+  sn = q == 0 ? s : q == 1 ? c : q == 2 ? -s : -c;
+  cs = q == 0 ? c : q == 1 ? -s : q == 2 ? -c : s;
+}
+
+double sin64(double x) {
+  double s, c;
+  sincos64(x, s, c);
+  return s;
 }
 
 double cos64(double x) {
-  if (isnan(x) || isinf(x)) return m64_nan();
-  int q;
-  double r = m64_reduce(x, q);
-  double s = m64_sin_poly(r), c = m64_cos_poly(r);
-  return q == 0 ? c : q == 1 ? -s : q == 2 ? -c : s;
+  double s, c;
+  sincos64(x, s, c);
+  return c;
 }
 
 double tanh64(double x) {

@@ -177,6 +177,32 @@ describe("vulkan batches", function()
   end)
 end)
 
+describe("vulkan errors found on the device", function()
+  it("do not make a loop of checked ops wait", function()
+    local w = ember.randn(50, 8):to("vulkan")
+    local idx = ember.tensor({ 3, 1, 50 }):to("vulkan")
+    ember.vk.sync()
+    local before = ember.vk.info().submits
+    local acc = ember.zeros(3, 8):to("vulkan")
+    for _ = 1, 300 do acc = acc + w:index_select(1, idx) end
+    assert.is_true(ember.vk.info().submits <= before + 2, "submits " .. before .. " -> " .. ember.vk.info().submits)
+    assert.is_true(math.abs(acc[1][1] - 300 * w[3][1]) < 1e-3)
+  end)
+
+  it("surface at the next read-back even after their batch was retired", function()
+    local w = ember.randn(5, 4):to("vulkan")
+    local bad = w:index_select(1, ember.tensor({ 2, 9 }):to("vulkan"))
+    local v = ember.zeros(16):to("vulkan")
+    for _ = 1, 1200 do v:add_(1) end          -- past the batch budget: batches retire
+    local ok, e = pcall(function() return v:to("cpu") end)
+    assert.is_false(ok)
+    H.contains(tostring(e), "index_select")
+    H.contains(tostring(e), "9")
+    assert.are.equal(1200, v[16])             -- raised once; the work itself was done
+    local _ = bad
+  end)
+end)
+
 describe("vulkan memory", function()
   it("sub-allocates tensors from a few large blocks", function()
     collectgarbage()

@@ -508,18 +508,23 @@ ember_status ember_cpu_conv_transpose2d(ember_call *c) {
   return run_transposed(c, &g);
 }
 
-/* conv2d's input gradient is conv_transpose2d of grad_output by the same weight, whose
-** layout (O x C/groups x kh x kw) is conv_transpose2d's (in x out/groups x kh x kw). */
-ember_status ember_cpu_conv2d_backward_input(ember_call *c) {
+ember_status ember_conv_input_grad_geom_of(ember_call *c, ember_conv_geom *g) {
   ember_conv_geom f;
   if (ember_conv_grad_geom_of(c, 0, &f) != EMBER_OK) return EMBER_ERROR;
-  ember_conv_geom t = f;
-  t.c = f.oc;
-  t.h = f.oh;
-  t.w = f.ow;
-  t.oc = f.c;
-  t.oh = f.h;
-  t.ow = f.w;
+  *g = f;
+  g->c = f.oc;
+  g->h = f.oh;
+  g->w = f.ow;
+  g->oc = f.c;
+  g->oh = f.h;
+  g->ow = f.w;
+  return EMBER_OK;
+}
+
+/* conv2d's input gradient: conv_transpose2d of grad_output by the same weight. */
+ember_status ember_cpu_conv2d_backward_input(ember_call *c) {
+  ember_conv_geom t;
+  if (ember_conv_input_grad_geom_of(c, &t) != EMBER_OK) return EMBER_ERROR;
   return run_transposed(c, &t);     /* in[0] grad_output, in[1] the weight, no bias */
 }
 

@@ -60,6 +60,11 @@ ember_status ember_conv_geom_of(ember_call *c, int transposed, ember_conv_geom *
 ** than the image holds: there oh x ow may be below the full count, and the last
 ** positions are left out. */
 ember_status ember_conv_grad_geom_of(ember_call *c, int weight, ember_conv_geom *g);
+/* conv2d_backward_input's geometry as the conv_transpose2d it runs (conv.c): conv2d's
+** input gradient is conv_transpose2d of grad_output by the same weight, whose layout
+** (O x C/groups x kh x kw) is conv_transpose2d's (in x out/groups x kh x kw), so the
+** grad geometry with image and output swapped. */
+ember_status ember_conv_input_grad_geom_of(ember_call *c, ember_conv_geom *g);
 
 /* max_pool2d, avg_pool2d, adaptive_avg_pool2d: the work is planes independent
 ** (batch x channels) images. */

@@ -55,6 +55,24 @@ void ember_creation_int_bounds(const ember_call *c, int64_t *low, int64_t *high)
   }
 }
 
+void ember_creation_fill_value(const ember_call *c, ember_dtype dt, void *elem) {
+  const ember_attr *v = ember_creation_attr(c, "fill_value");
+  if (ember_creation_is_integral(v) && !ember_dtype_is_float(dt)) ember_store_i64(dt, elem, v->i);
+  else ember_store_f64(dt, elem, v->f);
+}
+
+float ember_creation_half_round(ember_dtype dt, float v) {
+  return dt == EMBER_F16 ? ember_f16_to_f32(ember_f32_to_f16(v)) : ember_bf16_to_f32(ember_f32_to_bf16(v));
+}
+
+void ember_creation_linspace_half(ember_dtype dt, double a, double b, int64_t n, float *fa,
+                                  float *fb, float *step) {
+  *fa = ember_creation_half_round(dt, (float)a);
+  *fb = ember_creation_half_round(dt, (float)b);
+  *step = ember_creation_half_round(dt, ember_creation_half_round(dt, *fb - *fa) /
+                                            ember_creation_half_round(dt, (float)(n - 1)));
+}
+
 /* }====== */
 
 /* {====== constant fills */
@@ -136,12 +154,8 @@ ember_status ember_cpu_ones(ember_call *c) {
 }
 
 ember_status ember_cpu_full(ember_call *c) {
-  const ember_attr *v = ember_creation_attr(c, "fill_value");
-  ember_dtype dt = c->out[0]->dtype;
   char elem[8];
-  /* integral values go to integer dtypes exactly, beyond 2^53 too */
-  if (ember_creation_is_integral(v) && !ember_dtype_is_float(dt)) ember_store_i64(dt, elem, v->i);
-  else ember_store_f64(dt, elem, v->f);
+  ember_creation_fill_value(c, c->out[0]->dtype, elem);
   fill_bytes(c->out[0], elem);
   return EMBER_OK;
 }
@@ -229,11 +243,6 @@ static void linspace_range(void *ctx, int64_t lo, int64_t hi) {
   }
 }
 
-/* v rounded to f16 or bf16 and back */
-static float half_round(ember_dtype dt, float v) {
-  return dt == EMBER_F16 ? ember_f16_to_f32(ember_f32_to_f16(v)) : ember_bf16_to_f32(ember_f32_to_bf16(v));
-}
-
 /* PyTorch's symmetric form: the first half counts up from start, the second half
 ** down from end, so both ends are exact. f64 and f32 compute in their own type,
 ** f16/bf16 round every operation as PyTorch's half arithmetic does, integer
@@ -255,12 +264,12 @@ ember_status ember_cpu_linspace(ember_call *c) {
     ember_parallel_for(n, n, linspace_range, &x);
   } else if (ember_dtype_is_float(dt)) {
     /* f16, bf16: PyTorch computes in the half type, each operation rounding to it */
-    float fa = half_round(dt, (float)a), fb = half_round(dt, (float)b);
-    float step = half_round(dt, half_round(dt, fb - fa) / half_round(dt, (float)(n - 1)));
+    float fa, fb, step;
+    ember_creation_linspace_half(dt, a, b, n, &fa, &fb, &step);
     for (int64_t i = 0; i < n; i++) {
-      float v = i < half ? fa + half_round(dt, step * half_round(dt, (float)i))
-                         : fb - half_round(dt, step * half_round(dt, (float)(n - 1 - i)));
-      ember_store_f64(dt, p + i * (int64_t)es, v);   /* the last rounding */
+      int64_t j = i < half ? i : n - 1 - i;          /* steps from the nearer end */
+      float d = ember_creation_half_round(dt, step * ember_creation_half_round(dt, (float)j));
+      ember_store_f64(dt, p + i * (int64_t)es, i < half ? fa + d : fb - d);   /* the last rounding */
     }
   } else {
     double ia = trunc(a), ib = trunc(b), step = (ib - ia) / (double)(n - 1);

@@ -29,6 +29,17 @@ void ember_creation_range(const ember_call *c, ember_range *r);
 /* randint's [low, high) after the one-bound form randint_like(t, high). */
 void ember_creation_int_bounds(const ember_call *c, int64_t *low, int64_t *high);
 
+/* full's fill_value as one element of dt at elem (8 bytes): integral values go to
+** integer dtypes exactly, beyond 2^53 too. */
+void ember_creation_fill_value(const ember_call *c, ember_dtype dt, void *elem);
+
+/* v rounded to f16 or bf16 (dt) and back. */
+float ember_creation_half_round(ember_dtype dt, float v);
+/* An f16 or bf16 linspace's ends and step from start a, end b and n > 1 points, each
+** operation rounded to dt as PyTorch's half arithmetic does. */
+void ember_creation_linspace_half(ember_dtype dt, double a, double b, int64_t n, float *fa,
+                                  float *fb, float *step);
+
 ember_status ember_cpu_empty(ember_call *c);     /* leaves the memory as it is */
 ember_status ember_cpu_zeros(ember_call *c);
 ember_status ember_cpu_ones(ember_call *c);

@@ -74,22 +74,13 @@ int ember_reduce_shape(int ndim, const int64_t *shape, uint32_t mask, int keepdi
 #define SHORT_ROW 16      /* rows shorter than this are copied into one contiguous run */
 #define MAX_THREADS 256
 
-typedef struct plan {
-  const char *base;
-  int64_t es;                                             /* element size, bytes */
-  int nk, nr;                                             /* kept dims, reduced dims */
-  int64_t kshape[EMBER_MAX_DIMS], kstride[EMBER_MAX_DIMS]; /* strides in bytes */
-  int64_t rshape[EMBER_MAX_DIMS], rstride[EMBER_MAX_DIMS]; /* innermost last */
-  int64_t nout, len;
-} plan;
-
-/* Copy dims idx[0..n) of x (strides in bytes), dropping size-1 dims and folding a dim
-** into the previous one when they are laid out one after the other. */
-static int fold_dims(const ember_tensor *x, int64_t es, int n, const int *idx, int64_t *shape,
+/* Dims idx[0..n) of x, strides in units, dropping size-1 dims and folding a dim into
+** the previous one when they are laid out one after the other. */
+static int fold_dims(const ember_tensor *x, int64_t unit, int n, const int *idx, int64_t *shape,
                      int64_t *stride) {
   int m = 0;
   for (int i = 0; i < n; i++) {
-    int64_t sz = x->shape[idx[i]], st = x->stride[idx[i]] * es;
+    int64_t sz = x->shape[idx[i]], st = x->stride[idx[i]] * unit;
     if (sz == 1) continue;
     if (m > 0 && stride[m - 1] == st * sz) {
       shape[m - 1] *= sz;
@@ -105,8 +96,8 @@ static int fold_dims(const ember_tensor *x, int64_t es, int n, const int *idx, i
 
 static int64_t absv(int64_t v) { return v < 0 ? -v : v; }
 
-/* The permutation kept dims (in order) then reduced dims; a reducer that reports no
-** positions gets its reduced dims by decreasing stride (stable), innermost last. */
+/* The kept dims in order, then the reduced ones (by decreasing stride unless positional);
+** returns the number of kept dims. */
 static int permutation(const ember_tensor *x, uint32_t mask, int positional, int *perm) {
   int nk = 0, n = 0;
   for (int d = 0; d < x->ndim; d++)
@@ -122,15 +113,17 @@ static int permutation(const ember_tensor *x, uint32_t mask, int positional, int
   return nk;
 }
 
-static void make_plan(plan *pl, const ember_tensor *x, const int *perm, int nk) {
-  pl->es = (int64_t)ember_dtype_size(x->dtype);
-  pl->base = ember_tensor_data(x);
-  pl->nk = fold_dims(x, pl->es, nk, perm, pl->kshape, pl->kstride);
-  pl->nr = fold_dims(x, pl->es, x->ndim - nk, perm + nk, pl->rshape, pl->rstride);
+void ember_reduce_plan(ember_rplan *pl, const ember_tensor *x, uint32_t mask, int positional,
+                       int64_t unit) {
+  int nk = permutation(x, mask, positional, pl->perm);
+  const int *perm = pl->perm;
+  pl->unit = unit;
+  pl->nk = fold_dims(x, unit, nk, perm, pl->kshape, pl->kstride);
+  pl->nr = fold_dims(x, unit, x->ndim - nk, perm + nk, pl->rshape, pl->rstride);
   if (pl->nr == 0) {                     /* nothing reduced, or only size-1 dims */
     pl->nr = 1;
     pl->rshape[0] = 1;
-    pl->rstride[0] = pl->es;
+    pl->rstride[0] = unit;
   }
   pl->nout = 1;
   pl->len = 1;
@@ -138,7 +131,16 @@ static void make_plan(plan *pl, const ember_tensor *x, const int *perm, int nk) 
   for (int d = nk; d < x->ndim; d++) pl->len *= x->shape[perm[d]];
 }
 
-static int64_t kept_offset(const plan *pl, int64_t o) {
+void ember_reduce_plan_packed(ember_rplan *pl) {
+  pl->nk = pl->nout > 1;
+  pl->kshape[0] = pl->nout;
+  pl->kstride[0] = pl->len * pl->unit;
+  pl->nr = 1;
+  pl->rshape[0] = pl->len;
+  pl->rstride[0] = pl->unit;
+}
+
+static int64_t kept_offset(const ember_rplan *pl, int64_t o) {
   int64_t off = 0;
   for (int d = pl->nk - 1; d >= 0; d--) {
     off += (o % pl->kshape[d]) * pl->kstride[d];
@@ -148,8 +150,9 @@ static int64_t kept_offset(const plan *pl, int64_t o) {
 }
 
 /* Fold run positions [p0, p1) of the run starting at b, one row piece at a time. */
-static void fold_range(const plan *pl, ember_rfold_fn fold, ember_racc *a, const ember_racc *first,
-                       const char *b, int64_t p0, int64_t p1, const ember_rctx *cx) {
+static void fold_range(const ember_rplan *pl, ember_rfold_fn fold, ember_racc *a,
+                       const ember_racc *first, const char *b, int64_t p0, int64_t p1,
+                       const ember_rctx *cx) {
   int last = pl->nr - 1;
   int64_t row_len = pl->rshape[last], st = pl->rstride[last];
   if (last == 0) {
@@ -182,7 +185,7 @@ static int max_threads(void) {
 #endif
 }
 
-static int64_t run_offset(const plan *pl, int64_t p) {
+static int64_t run_offset(const ember_rplan *pl, int64_t p) {
   int64_t off = 0;
   for (int d = pl->nr - 1; d >= 0; d--) {
     off += (p % pl->rshape[d]) * pl->rstride[d];
@@ -215,14 +218,14 @@ static void fill_tile(char *tile, int64_t pitch, const char *const *b, int m, co
 ** of TILE_BYTES) and each output folds its column of the tile. Folding each output
 ** down its column of the input instead would read every cache line and page once
 ** per output, and large power-of-two strides evict them in between. */
-static void reduce_block(const ember_reducer *r, const plan *pl, int64_t o0, int m,
-                         const ember_rctx *cx, char *const *out, char *tile) {
+static void reduce_block(const ember_reducer *r, const ember_rplan *pl, const char *base,
+                         int64_t o0, int m, const ember_rctx *cx, char *const *out, char *tile) {
   const char *b[BLOCK];
   ember_racc acc[2][BLOCK];
-  for (int j = 0; j < m; j++) b[j] = pl->base + kept_offset(pl, o0 + j);
-  int strided = pl->rstride[pl->nr - 1] != pl->es && m > 1 && tile;
+  for (int j = 0; j < m; j++) b[j] = base + kept_offset(pl, o0 + j);
+  int strided = pl->rstride[pl->nr - 1] != pl->unit && m > 1 && tile;
   /* a pitch off multiples of 4 KiB, so a column of the tile spans many cache sets */
-  int64_t pitch = (m * pl->es + 63) / 64 * 64 + 64;
+  int64_t pitch = (m * pl->unit + 63) / 64 * 64 + 64;
   for (int ps = 0; ps < r->npass; ps++) {
     const ember_racc *first = ps ? acc[0] : NULL;
     for (int j = 0; j < m; j++) acc[ps][j] = r->init[ps];
@@ -235,19 +238,19 @@ static void reduce_block(const ember_reducer *r, const plan *pl, int64_t o0, int
     for (int64_t p0 = 0; p0 < pl->len; p0 += CHUNK) {
       int64_t n = pl->len - p0 < CHUNK ? pl->len - p0 : CHUNK;
       for (int64_t k = 0; k < n; k++) off[k] = run_offset(pl, p0 + k);
-      fill_tile(tile, pitch, b, m, off, n, pl->es);
+      fill_tile(tile, pitch, b, m, off, n, pl->unit);
       for (int j = 0; j < m; j++)
-        r->fold[ps](&acc[ps][j], first ? first + j : NULL, tile + j * pl->es, n, pitch, p0, cx);
+        r->fold[ps](&acc[ps][j], first ? first + j : NULL, tile + j * pl->unit, n, pitch, p0, cx);
     }
   }
   for (int j = 0; j < m; j++) r->finish(&acc[r->npass - 1][j], &acc[0][j], cx, out, o0 + j);
 }
 
 /* Block k of bs outputs (the last may be short). */
-static void run_block(const ember_reducer *r, const plan *pl, int64_t k, int64_t bs,
-                      const ember_rctx *cx, char *const *out, char *tile) {
+static void run_block(const ember_reducer *r, const ember_rplan *pl, const char *base, int64_t k,
+                      int64_t bs, const ember_rctx *cx, char *const *out, char *tile) {
   int64_t o0 = k * bs;
-  reduce_block(r, pl, o0, (int)(pl->nout - o0 < bs ? pl->nout - o0 : bs), cx, out, tile);
+  reduce_block(r, pl, base, o0, (int)(pl->nout - o0 < bs ? pl->nout - o0 : bs), cx, out, tile);
 }
 
 /* Chunk edges at multiples of 64 elements, so threads start on aligned data. */
@@ -262,11 +265,11 @@ static int64_t chunk_edge(int64_t len, int t, int nt) {
 ** which thread folded which chunk. */
 #define SPLIT 8
 
-static void reduce_split(const ember_reducer *r, const plan *pl, int64_t o, int nt,
-                         const ember_rctx *cx, char *const *out) {
+static void reduce_split(const ember_reducer *r, const ember_rplan *pl, const char *base,
+                         int64_t o, int nt, const ember_rctx *cx, char *const *out) {
   ember_racc part[MAX_THREADS], acc[2];
   int nc = nt * SPLIT < MAX_THREADS ? nt * SPLIT : MAX_THREADS;
-  const char *b = pl->base + kept_offset(pl, o);
+  const char *b = base + kept_offset(pl, o);
   for (int ps = 0; ps < r->npass; ps++) {
     const ember_racc *first = ps ? &acc[0] : NULL;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
@@ -283,47 +286,41 @@ static void reduce_split(const ember_reducer *r, const plan *pl, int64_t o, int 
 
 ember_status ember_reduce_run(const ember_reducer *r, const ember_tensor *x, uint32_t mask,
                               ember_rctx *cx, char *const *out) {
-  int perm[EMBER_MAX_DIMS];
-  int nk = permutation(x, mask, r->positional, perm);
-  plan pl;
-  make_plan(&pl, x, perm, nk);
+  ember_rplan pl;
+  ember_reduce_plan(&pl, x, mask, r->positional, (int64_t)ember_dtype_size(x->dtype));
+  const char *base = ember_tensor_data(x);
   ember_tensor *copy = NULL;
   if (pl.nr > 1 && pl.rshape[pl.nr - 1] < SHORT_ROW && pl.nout * pl.len > 0) {
     /* short rows: one contiguous copy of the permuted view beats a call per row */
-    ember_tensor *view = ember_permute((ember_tensor *)x, x->ndim, perm);
+    ember_tensor *view = ember_permute((ember_tensor *)x, x->ndim, pl.perm);
     copy = view ? ember_contiguous(view) : NULL;
     ember_tensor_release(view);
     if (copy == NULL) return EMBER_ERROR;
-    pl.base = ember_tensor_data(copy);
-    pl.nk = pl.nout > 1;
-    pl.kshape[0] = pl.nout;
-    pl.kstride[0] = pl.len * pl.es;
-    pl.nr = 1;
-    pl.rshape[0] = pl.len;
-    pl.rstride[0] = pl.es;
+    base = ember_tensor_data(copy);
+    ember_reduce_plan_packed(&pl);
   }
   cx->len = pl.len;
   int nt = max_threads();
   int64_t work = pl.nout * (pl.len ? pl.len : 1);
   if (pl.nout < 2 * nt && nt > 1 && pl.len >= EMBER_PARALLEL_GRAIN) {
-    for (int64_t o = 0; o < pl.nout; o++) reduce_split(r, &pl, o, nt, cx, out);
+    for (int64_t o = 0; o < pl.nout; o++) reduce_split(r, &pl, base, o, nt, cx, out);
   } else if (pl.nout > 0) {
     /* blocks small enough that every thread gets several */
     int64_t bs = pl.nout / (4 * (int64_t)nt);
     bs = bs < 1 ? 1 : bs > BLOCK ? BLOCK : bs;
     int64_t nblk = (pl.nout + bs - 1) / bs;
-    int need_tile = pl.rstride[pl.nr - 1] != pl.es && bs > 1;
+    int need_tile = pl.rstride[pl.nr - 1] != pl.unit && bs > 1;
     if (nblk > 1 && ember_parallel_worth(work)) {
       #pragma omp parallel
       {
         char *tile = need_tile ? malloc(TILE_BYTES) : NULL;  /* NULL: fold in place, slower */
         #pragma omp for schedule(static)
-        for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, k, bs, cx, out, tile);
+        for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, base, k, bs, cx, out, tile);
         free(tile);
       }
     } else {
       char *tile = need_tile ? malloc(TILE_BYTES) : NULL;
-      for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, k, bs, cx, out, tile);
+      for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, base, k, bs, cx, out, tile);
       free(tile);
     }
   }

@@ -29,6 +29,31 @@ int ember_reduce_shape(int ndim, const int64_t *shape, uint32_t mask, int keepdi
 
 /* }====== */
 
+/* {====== the plan: where each output's run lies (also host/vk/vk_reduce.c's) */
+
+/* The reduced dims moved last: kept dims in order, then reduced dims, in order when
+** the result names positions, else by decreasing stride (stable, innermost last), so a
+** transposed input still runs contiguously. Dims laid out one after the other are
+** folded, size-1 dims dropped: output element o (row-major over the kept dims) owns
+** the run of its len elements, a few strided rows. Strides count units of `unit`:
+** 1 for elements, the element size for bytes. */
+typedef struct ember_rplan {
+  int perm[EMBER_MAX_DIMS];                                 /* x's dims in that order */
+  int nk, nr;                                               /* kept, reduced dims folded */
+  int64_t kshape[EMBER_MAX_DIMS], kstride[EMBER_MAX_DIMS];
+  int64_t rshape[EMBER_MAX_DIMS], rstride[EMBER_MAX_DIMS];  /* innermost last */
+  int64_t nout, len;
+  int64_t unit;
+} ember_rplan;
+
+void ember_reduce_plan(ember_rplan *pl, const ember_tensor *x, uint32_t mask, int positional,
+                       int64_t unit);
+/* The plan once x's permuted view (dims in pl->perm order) is copied contiguous: the
+** runs one after the other. */
+void ember_reduce_plan_packed(ember_rplan *pl);
+
+/* }====== */
+
 /* {====== the driver */
 
 /* Accumulator of one output while its elements are folded; each reducer gives the

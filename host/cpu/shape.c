@@ -114,7 +114,7 @@ static int cat_skipped(const ember_tensor *t, const ember_tensor *out) {
   return t->ndim == 1 && t->shape[0] == 0 && out->ndim != 1;
 }
 
-ember_status ember_cpu_cat(ember_call *c) {
+ember_status ember_shape_cat(ember_call *c, ember_move_fn move) {
   ember_tensor *out = c->out[0];
   int d = (int)c->attr[0].i;
   int64_t at = 0;
@@ -123,7 +123,7 @@ ember_status ember_cpu_cat(ember_call *c) {
     if (cat_skipped(t, out) || ember_tensor_numel(t) == 0) continue;
     ember_tensor *part = ember_narrow(out, d, at, t->shape[d]);
     if (part == NULL) return EMBER_ERROR;
-    ember_status st = move_into(part, t);
+    ember_status st = move(part, t);
     ember_tensor_release(part);
     if (st != EMBER_OK) return st;
     at += t->shape[d];
@@ -131,17 +131,20 @@ ember_status ember_cpu_cat(ember_call *c) {
   return EMBER_OK;
 }
 
-ember_status ember_cpu_stack(ember_call *c) {
+ember_status ember_shape_stack(ember_call *c, ember_move_fn move) {
   int d = (int)c->attr[0].i;
   for (int i = 0; i < c->nin; i++) {
     ember_tensor *part = ember_select(c->out[0], d, i);
     if (part == NULL) return EMBER_ERROR;
-    ember_status st = move_into(part, c->in[i]);
+    ember_status st = move(part, c->in[i]);
     ember_tensor_release(part);
     if (st != EMBER_OK) return st;
   }
   return EMBER_OK;
 }
+
+ember_status ember_cpu_cat(ember_call *c) { return ember_shape_cat(c, move_into); }
+ember_status ember_cpu_stack(ember_call *c) { return ember_shape_stack(c, move_into); }
 
 /* }====== */
 
@@ -211,7 +214,7 @@ ember_status ember_cpu_unbind(ember_call *c) {
 /* {====== flip, roll, repeat */
 
 /* flip: a view that walks the flipped dims backwards (negative strides), copied. */
-ember_status ember_cpu_flip(ember_call *c) {
+ember_status ember_shape_flip(ember_call *c, ember_move_fn move) {
   ember_tensor *t = c->in[0];
   int64_t stride[EMBER_MAX_DIMS], offset = t->offset;
   for (int d = 0; d < t->ndim; d++) stride[d] = t->stride[d];
@@ -223,10 +226,12 @@ ember_status ember_cpu_flip(ember_call *c) {
   if (ember_tensor_numel(t) == 0) return EMBER_OK;
   ember_tensor *rev = ember_tensor_view_of(t, t->ndim, t->shape, stride, offset);
   if (rev == NULL) return EMBER_ERROR;
-  ember_status st = move_into(c->out[0], rev);
+  ember_status st = move(c->out[0], rev);
   ember_tensor_release(rev);
   return st;
 }
+
+ember_status ember_cpu_flip(ember_call *c) { return ember_shape_flip(c, move_into); }
 
 /* Copy src into dst rolled by shift[j] along dim[j] for j >= from: each rolled dim
 ** cuts both into two blocks, so n dims take 2^n block copies, each a plain copy_. */
@@ -256,48 +261,64 @@ static int64_t wrap_shift(int64_t s, int64_t len) {
   return s < 0 ? s + len : s;
 }
 
+int ember_roll_shifts(const ember_call *c, int64_t *shift) {
+  const ember_tensor *t = c->in[0];
+  if (!c->attr[1].present) {
+    shift[0] = wrap_shift(c->attr[0].v[0], ember_tensor_numel(t));
+    return 0;
+  }
+  int64_t per_dim[EMBER_MAX_DIMS] = {0};
+  for (int k = 0; k < c->attr[1].n; k++) per_dim[c->attr[1].v[k]] += c->attr[0].v[k];
+  for (int d = 0; d < t->ndim; d++) shift[d] = wrap_shift(per_dim[d], t->shape[d]);
+  return 1;
+}
+
 ember_status ember_cpu_roll(ember_call *c) {
   ember_tensor *t = c->in[0], *out = c->out[0];
   if (ember_tensor_numel(t) == 0) return EMBER_OK;
-  if (!c->attr[1].present) {             /* no dims: roll the flattened tensor */
-    int64_t all = -1, n = ember_tensor_numel(t);
+  int64_t s[EMBER_MAX_DIMS];
+  if (!ember_roll_shifts(c, s)) {        /* no dims: roll the flattened tensor */
+    int64_t all = -1;
     ember_tensor *flat = ember_reshape(t, 1, &all);
     ember_tensor *oflat = ember_view(out, 1, &all);
     int dim0 = 0;
-    int64_t s = wrap_shift(c->attr[0].v[0], n);
-    ember_status st = flat && oflat ? roll_blocks(oflat, flat, 1, &dim0, &s, 0) : EMBER_ERROR;
+    ember_status st = flat && oflat ? roll_blocks(oflat, flat, 1, &dim0, s, 0) : EMBER_ERROR;
     ember_tensor_release(flat);
     ember_tensor_release(oflat);
     return st;
   }
-  /* the same dim named twice rolls by the sum; gather the shift per dim first */
-  int64_t per_dim[EMBER_MAX_DIMS] = {0};
-  for (int k = 0; k < c->attr[1].n; k++) per_dim[c->attr[1].v[k]] += c->attr[0].v[k];
-  int dim[EMBER_MAX_DIMS], n = 0;
+  int dim[EMBER_MAX_DIMS], n = 0;        /* the dims that move */
   int64_t shift[EMBER_MAX_DIMS];
   for (int d = 0; d < t->ndim; d++) {
-    int64_t s = wrap_shift(per_dim[d], t->shape[d]);
-    if (s == 0) continue;
+    if (s[d] == 0) continue;
     dim[n] = d;
-    shift[n++] = s;
+    shift[n++] = s[d];
   }
   return roll_blocks(out, t, n, dim, shift, 0);
+}
+
+ember_tensor *ember_repeat_source(ember_tensor *t, int nd) {
+  int lead = nd - t->ndim;
+  int64_t shape[EMBER_MAX_DIMS], stride[EMBER_MAX_DIMS];
+  for (int d = 0; d < nd; d++) {
+    shape[d] = d < lead ? 1 : t->shape[d - lead];
+    stride[d] = d < lead ? 0 : t->stride[d - lead];
+  }
+  return ember_tensor_view_of(t, nd, shape, stride, t->offset);
 }
 
 /* repeat: t copied into the first block of out, then each dim's filled extent doubled
 ** by copying out into itself (log2(r) copies per dim, never overlapping). */
 ember_status ember_cpu_repeat(ember_call *c) {
-  ember_tensor *t = c->in[0], *out = c->out[0];
-  int nd = out->ndim, lead = nd - t->ndim;
+  ember_tensor *out = c->out[0];
+  int nd = out->ndim;
   if (ember_tensor_numel(out) == 0) return EMBER_OK;
-  int64_t src_shape[EMBER_MAX_DIMS], src_stride[EMBER_MAX_DIMS];
-  for (int d = 0; d < nd; d++) {
-    src_shape[d] = d < lead ? 1 : t->shape[d - lead];
-    src_stride[d] = d < lead ? 0 : t->stride[d - lead];
-  }
-  ember_tensor *src = ember_tensor_view_of(t, nd, src_shape, src_stride, t->offset);
+  ember_tensor *src = ember_repeat_source(c->in[0], nd);
+  if (src == NULL) return EMBER_ERROR;
+  int64_t src_shape[EMBER_MAX_DIMS];
+  memcpy(src_shape, src->shape, (size_t)nd * sizeof *src_shape);
   ember_tensor *filled = ember_tensor_view_of(out, nd, src_shape, out->stride, out->offset);
-  ember_status st = src && filled ? move_into(filled, src) : EMBER_ERROR;
+  ember_status st = filled ? move_into(filled, src) : EMBER_ERROR;
   ember_tensor_release(src);
   for (int d = nd - 1; d >= 0 && st == EMBER_OK; d--) {
     int64_t s = src_shape[d], r = out->shape[d] / s;

@@ -98,6 +98,27 @@ void ember_scalar_bytes(ember_dtype dt, double v, int64_t iv, char *buf);
 
 /* }====== */
 
+/* {====== what the shape kernels of every device share (shape.c) */
+
+/* cat, stack and flip on any device: each input (flip: the view that walks the flipped
+** dims backwards) is moved into its place in out[0] by move, the CPU's element moves or
+** a device's copy. */
+typedef ember_status (*ember_move_fn)(ember_tensor *dst, const ember_tensor *src);
+ember_status ember_shape_cat(ember_call *c, ember_move_fn move);
+ember_status ember_shape_stack(ember_call *c, ember_move_fn move);
+ember_status ember_shape_flip(ember_call *c, ember_move_fn move);
+
+/* roll's shifts, each in [0, len): shift[d] for every dim of in[0] (a dim named twice
+** rolls by the sum), returning 1; or, when no dims are given, the flattened tensor's in
+** shift[0], returning 0. */
+int ember_roll_shifts(const ember_call *c, int64_t *shift);
+
+/* repeat's source: t viewed with nd dims, the new leading ones of size 1 and stride 0;
+** repeat's output element at i comes from element i mod its shape. */
+ember_tensor *ember_repeat_source(ember_tensor *t, int nd);
+
+/* }====== */
+
 /* {====== kernels */
 
 ember_status ember_cpu_cat(ember_call *c);

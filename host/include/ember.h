@@ -423,8 +423,9 @@ typedef struct ember_vk_info {
   int index;                  /* in the driver's device order, 0-based */
   int has_f16, has_f64;       /* 16-bit storage, 64-bit floats */
   int subgroup_size;
-  int coopmat;                /* cooperative matrices: 0 none, 1 KHR, 2 NV */
+  int coopmat;                /* cooperative matrices matmul uses: 0 none, 2 NV */
   int coopmat_m, coopmat_n, coopmat_k;
+  int coopmat_khr_m, coopmat_khr_n, coopmat_khr_k;  /* VK_KHR_cooperative_matrix's f16 shape */
   int validation;             /* the Khronos validation layer is on */
   int transfer_queue;         /* a separate transfer queue exists */
   int failed;                 /* the device was lost: every Vulkan call errors */

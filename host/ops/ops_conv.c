@@ -24,6 +24,7 @@
 #include "ops.h"
 #include "autograd.h"
 #include "../cpu/conv.h"
+#include "../vk/vk_kernels.h"
 
 /* {====== helpers */
 
@@ -823,37 +824,44 @@ static const ember_attr_def interpolate_backward_attrs[] = {
 
 const ember_op ember_ops_conv[] = {
   { .name = "conv2d", .min_inputs = 2, .max_inputs = 3, .nout = 1, .attrs = conv2d_attrs,
-    .infer = infer_conv2d, .cpu = ember_cpu_conv2d, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_conv2d, .cpu = ember_cpu_conv2d, .vulkan = vk_conv2d,
+    .flags = EMBER_OP_FUNCTION,
     .backward = grad_conv2d, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "conv2d(input N x C x H x W or C x H x W, weight O x C/groups x kh x kw, bias O?, "
            "stride=1, padding=0, dilation=1, groups=1); float dtypes, promoted" },
   { .name = "conv_transpose2d", .min_inputs = 2, .max_inputs = 3, .nout = 1,
     .attrs = conv_transpose2d_attrs, .infer = infer_conv_transpose2d,
-    .cpu = ember_cpu_conv_transpose2d, .flags = EMBER_OP_FUNCTION,
+    .cpu = ember_cpu_conv_transpose2d, .vulkan = vk_conv_transpose2d,
+    .flags = EMBER_OP_FUNCTION,
     .backward = grad_conv_transpose2d, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .doc = "conv_transpose2d(input N x C x H x W or C x H x W, weight C x O/groups x kh x kw, "
            "bias O?, stride=1, padding=0, output_padding=0, groups=1, dilation=1); float dtypes" },
   { .name = "max_pool2d", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = max_pool2d_attrs,
-    .infer = infer_max_pool2d, .cpu = ember_cpu_max_pool2d, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_max_pool2d, .cpu = ember_cpu_max_pool2d, .vulkan = vk_max_pool2d,
+    .flags = EMBER_OP_FUNCTION,
     .backward = grad_max_pool2d, .saves = EMBER_SAVES_IN(0),
     .doc = "max_pool2d(input (N x) C x H x W, kernel_size, stride=kernel_size, padding=0, "
            "dilation=1, ceil_mode=false); padding at most half the kernel; NaN propagates" },
   { .name = "avg_pool2d", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = avg_pool2d_attrs,
-    .infer = infer_avg_pool2d, .cpu = ember_cpu_avg_pool2d, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_avg_pool2d, .cpu = ember_cpu_avg_pool2d, .vulkan = vk_avg_pool2d,
+    .flags = EMBER_OP_FUNCTION,
     .backward = grad_avg_pool2d,
     .doc = "avg_pool2d(input (N x) C x H x W, kernel_size, stride=kernel_size, padding=0, "
            "ceil_mode=false, count_include_pad=true, divisor_override=none)" },
   { .name = "adaptive_avg_pool2d", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .attrs = adaptive_attrs, .infer = infer_adaptive, .cpu = ember_cpu_adaptive_avg_pool2d,
+    .vulkan = vk_adaptive_avg_pool2d,
     .flags = EMBER_OP_FUNCTION, .backward = grad_adaptive_avg_pool2d,
     .doc = "adaptive_avg_pool2d(input (N x) C x H x W, output_size oh or {oh, ow}): window i "
            "spans [floor(i*H/oh), ceil((i+1)*H/oh))" },
   { .name = "pad", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = pad_attrs,
-    .infer = infer_pad, .cpu = ember_cpu_pad, .flags = EMBER_OP_FUNCTION, .backward = grad_pad,
+    .infer = infer_pad, .cpu = ember_cpu_pad, .vulkan = vk_pad, .flags = EMBER_OP_FUNCTION,
+    .backward = grad_pad,
     .doc = "pad(input, pad {left, right, top, bottom, ...} last dim first, mode=constant|reflect|"
            "replicate, value=0); any dtype; negative constant padding crops" },
   { .name = "interpolate", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .attrs = interpolate_attrs, .infer = infer_interpolate, .cpu = ember_cpu_interpolate,
+    .vulkan = vk_interpolate,
     .flags = EMBER_OP_FUNCTION, .backward = grad_interpolate,
     .doc = "interpolate(input N x C x H x W, size?, scale_factor?, mode=nearest|nearest-exact|"
            "bilinear, align_corners=false); source coordinates as PyTorch computes them" },
@@ -861,37 +869,38 @@ const ember_op ember_ops_conv[] = {
   /* backward kernels: not bound in Lua; the rules above dispatch them */
   { .name = "conv2d_backward_input", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .attrs = conv2d_backward_input_attrs, .infer = infer_conv2d_backward_input,
-    .cpu = ember_cpu_conv2d_backward_input,
+    .cpu = ember_cpu_conv2d_backward_input, .vulkan = vk_conv2d_backward_input,
     .doc = "conv2d_backward_input(grad_output (N x) O x oh x ow, weight O x C/groups x kh x kw, "
            "stride, padding, dilation, groups, input_size {H, W}) -> (N x) C x H x W" },
   { .name = "conv2d_backward_weight", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .attrs = conv2d_backward_weight_attrs, .infer = infer_conv2d_backward_weight,
-    .cpu = ember_cpu_conv2d_backward_weight,
+    .cpu = ember_cpu_conv2d_backward_weight, .vulkan = vk_conv2d_backward_weight,
     .doc = "conv2d_backward_weight(grad_output (N x) O x oh x ow, input (N x) C x H x W, stride, "
            "padding, dilation, groups, kernel_size {kh, kw}) -> O x C/groups x kh x kw; oh x ow "
            "may be fewer than the positions the input holds (the first ones)" },
   { .name = "max_pool2d_backward", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .attrs = max_pool2d_attrs, .infer = infer_max_pool2d_backward,
-    .cpu = ember_cpu_max_pool2d_backward,
+    .cpu = ember_cpu_max_pool2d_backward, .vulkan = vk_max_pool2d_backward,
     .doc = "max_pool2d_backward(grad_output, input, max_pool2d's attributes) -> input's shape; "
            "each window's gradient goes to its first max (or last NaN)" },
   { .name = "avg_pool2d_backward", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .attrs = avg_pool2d_backward_attrs, .infer = infer_avg_pool2d_backward,
-    .cpu = ember_cpu_avg_pool2d_backward,
+    .cpu = ember_cpu_avg_pool2d_backward, .vulkan = vk_avg_pool2d_backward,
     .doc = "avg_pool2d_backward(grad_output, avg_pool2d's attributes, input_size {H, W}) -> "
            "(N x) C x H x W" },
   { .name = "adaptive_avg_pool2d_backward", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .attrs = adaptive_backward_attrs, .infer = infer_adaptive_backward,
-    .cpu = ember_cpu_adaptive_avg_pool2d_backward,
+    .cpu = ember_cpu_adaptive_avg_pool2d_backward, .vulkan = vk_adaptive_avg_pool2d_backward,
     .doc = "adaptive_avg_pool2d_backward(grad_output (N x) C x oh x ow, input_size {H, W}) -> "
            "(N x) C x H x W" },
   { .name = "pad_backward", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .attrs = pad_backward_attrs, .infer = infer_pad_backward, .cpu = ember_cpu_pad_backward,
+    .vulkan = vk_pad_backward,
     .doc = "pad_backward(grad_output, pad, mode) -> the input's shape: each input element gets "
            "the sum of the outputs that copied it; float dtypes" },
   { .name = "interpolate_backward", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .attrs = interpolate_backward_attrs, .infer = infer_interpolate_backward,
-    .cpu = ember_cpu_interpolate_backward,
+    .cpu = ember_cpu_interpolate_backward, .vulkan = vk_interpolate_backward,
     .doc = "interpolate_backward(grad_output N x C x oh x ow, interpolate's attributes, "
            "input_size {H, W}) -> N x C x H x W" },
   { .name = NULL },

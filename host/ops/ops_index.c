@@ -1,7 +1,7 @@
 /*
 ** ops_index.c — op table entries of the index family: index_select, gather, scatter,
 ** scatter_add, masked_fill, masked_select, nonzero, topk, sort. Kernels are in
-** host/cpu/index.c.
+** host/cpu/index.c, and for Vulkan in host/vk/vk_index.c and vk_sort.c.
 **
 ** Index values held in tensors are 1-based from Lua and 0-based from C (c->index_base);
 ** index tensors may have any integer dtype. The infer rules check shapes and dtypes
@@ -17,6 +17,7 @@
 #include "ops.h"
 #include "autograd.h"
 #include "../cpu/index.h"
+#include "../vk/vk_kernels.h"
 
 /* {====== helpers */
 
@@ -429,52 +430,55 @@ static const ember_attr_def sort_attrs[] = {
 
 const ember_op ember_ops_index[] = {
   { .name = "index_select", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = dim_attr,
-    .infer = infer_index_select, .cpu = ember_cpu_index_select,
+    .infer = infer_index_select, .cpu = ember_cpu_index_select, .vulkan = vk_index_select,
     .backward = grad_index_select, .saves = EMBER_SAVES_IN(1), .flags = EMBER_OP_BOTH,
     .args = "#1 dim #2",
     .doc = "index_select(t, dim, index): entries of t at the (1-based) index values along dim; "
            "index a vector of integers; any dtype" },
   { .name = "gather", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = dim_attr,
-    .infer = infer_gather, .cpu = ember_cpu_gather,
+    .infer = infer_gather, .cpu = ember_cpu_gather, .vulkan = vk_gather,
     .backward = grad_gather, .saves = EMBER_SAVES_IN(1), .flags = EMBER_OP_BOTH, .args = "#1 dim #2",
     .doc = "gather(t, dim, index): out[i][j] = t[i][index[i][j]] (dim 2); result has index's "
            "shape, which fits in t's outside dim; any dtype" },
   { .name = "scatter", .min_inputs = 2, .max_inputs = 3, .nout = 1, .attrs = scatter_attrs,
-    .infer = infer_scatter, .cpu = ember_cpu_scatter,
+    .infer = infer_scatter, .cpu = ember_cpu_scatter, .vulkan = vk_scatter,
     .backward = grad_scatter, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE | EMBER_OP_SCALARS, .args = "#1 dim #2 #3 value",
     .doc = "scatter(t, dim, index, src | value): copy of t with t[i][index[i][j]] = src[i][j] "
            "(dim 2); src a tensor of t's dtype or a number; repeated indices: last wins" },
   { .name = "scatter_add", .min_inputs = 3, .max_inputs = 3, .nout = 1, .attrs = dim_attr,
-    .infer = infer_scatter_add, .cpu = ember_cpu_scatter_add,
+    .infer = infer_scatter_add, .cpu = ember_cpu_scatter_add, .vulkan = vk_scatter_add,
     .backward = grad_scatter_add, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE, .args = "#1 dim #2 #3",
     .doc = "scatter_add(t, dim, index, src): copy of t with t[i][index[i][j]] += src[i][j] "
            "(dim 2); src of t's dtype" },
   { .name = "masked_fill", .min_inputs = 2, .max_inputs = 2, .nout = 1, .attrs = value_attr,
-    .infer = infer_masked_fill, .cpu = ember_cpu_masked_fill,
+    .infer = infer_masked_fill, .cpu = ember_cpu_masked_fill, .vulkan = vk_masked_fill,
     .backward = grad_masked_fill, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
     .doc = "masked_fill(t, mask, value): value where the bool mask is true; mask broadcasts "
            "(to t's shape in place: t[mask] = value); any dtype" },
   { .name = "masked_select", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_masked_select, .cpu = ember_cpu_masked_select,
+    .infer = infer_masked_select, .cpu = ember_cpu_masked_select, .vulkan = vk_masked_select,
     .backward = grad_masked_select, .saves = EMBER_SAVES_IN(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_ALLOCS,
     .doc = "masked_select(t, mask): 1-D tensor of t's entries where the bool mask is true, in "
            "order; t and mask broadcast; t[mask]" },
   { .name = "nonzero", .min_inputs = 1, .max_inputs = 1, .nout = 1, .infer = infer_nonzero,
-    .cpu = ember_cpu_nonzero, .flags = EMBER_OP_BOTH | EMBER_OP_ALLOCS | EMBER_OP_INDEX_OUT,
+    .cpu = ember_cpu_nonzero, .vulkan = vk_nonzero,
+    .flags = EMBER_OP_BOTH | EMBER_OP_ALLOCS | EMBER_OP_INDEX_OUT,
     .doc = "nonzero(t): n x t:dim() i64 tensor of the (1-based) indices of nonzero entries, "
            "in row-major order" },
   { .name = "topk", .min_inputs = 1, .max_inputs = 1, .nout = 2, .attrs = topk_attrs,
-    .infer = infer_topk, .cpu = ember_cpu_topk, .backward = grad_topk, .saves = EMBER_SAVES_OUT(1),
+    .infer = infer_topk, .cpu = ember_cpu_topk, .vulkan = vk_topk,
+    .backward = grad_topk, .saves = EMBER_SAVES_OUT(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INDEX_OUT,
     .doc = "topk(t, k, dim=-1, largest=true, sorted=true) -> values, indices (i64, 1-based): "
            "the k largest (smallest) along dim, best first; NaN counts as largest; ties keep "
            "the earlier index" },
   { .name = "sort", .min_inputs = 1, .max_inputs = 1, .nout = 2, .attrs = sort_attrs,
-    .infer = infer_sort, .cpu = ember_cpu_sort, .backward = grad_sort, .saves = EMBER_SAVES_OUT(1),
+    .infer = infer_sort, .cpu = ember_cpu_sort, .vulkan = vk_sort,
+    .backward = grad_sort, .saves = EMBER_SAVES_OUT(1),
     .flags = EMBER_OP_BOTH | EMBER_OP_INDEX_OUT,
     .doc = "sort(t, dim=-1, descending=false, stable=false) -> values, indices (i64, 1-based); "
            "NaN sorts as largest; always stable (equal values keep their order)" },

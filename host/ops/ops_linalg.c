@@ -11,6 +11,7 @@
 #include "ops.h"
 #include "autograd.h"
 #include "../cpu/linalg.h"
+#include "../vk/vk_kernels.h"
 
 #define PRODUCT_NATIVE (EMBER_FLOATS | EMBER_INTS_NATIVE)
 
@@ -24,8 +25,17 @@ static ember_status shape_error(ember_call *c, const ember_tensor *a, const embe
                         (long long)ka, (long long)kb);
 }
 
+/* Are the call's operands on a device other than the cpu? */
+static int on_device(const ember_call *c) {
+  for (int i = 0; i < c->nin; i++)
+    if (c->in[i] && c->in[i]->storage->device != EMBER_CPU) return 1;
+  return 0;
+}
+
 /* Inputs [first, first + n) share one dtype that a product takes; the kernel computes
-** in f32/f64/i64 and output 0 keeps the inputs' dtype. */
+** in f32/f64/i64 and output 0 keeps the inputs' dtype. The Vulkan kernels read f16 and
+** bf16 operands as stored (f16 goes to the tensor cores where there are some), sum in
+** f32 and write the result in its dtype: on a device nothing is cast around them. */
 static ember_status product_dtype(ember_call *c, int first, int n) {
   ember_dtype dt = c->in[first]->dtype;
   for (int i = first + 1; i < first + n; i++)
@@ -34,8 +44,9 @@ static ember_status product_dtype(ember_call *c, int first, int n) {
                             ember_dtype_name(dt), ember_dtype_name(c->in[i]->dtype));
   if (dt == EMBER_BOOL) return ember_op_error(c, "not defined for bool tensors");
   c->compute = ember_compute_dtype(dt, PRODUCT_NATIVE);
-  ember_cast_inputs(c, first, n, c->compute);
   c->out_dtype[0] = dt;
+  if ((dt == EMBER_F16 || dt == EMBER_BF16) && on_device(c)) return EMBER_OK;
+  ember_cast_inputs(c, first, n, c->compute);
   c->out_kernel[0] = c->compute;
   return EMBER_OK;
 }
@@ -314,34 +325,37 @@ static ember_status grad_dot(const ember_call *c, ember_tensor *const *g, ember_
 
 const ember_op ember_ops_linalg[] = {
   { .name = "matmul", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_matmul, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH,
-    .backward = grad_matmul, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
+    .infer = infer_matmul, .cpu = ember_cpu_matmul, .vulkan = vk_matmul,
+    .flags = EMBER_OP_BOTH, .backward = grad_matmul, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) },
     .doc = "matmul(a, b): 1-D.1-D dot (0-dim), 2-D mm, a 1-D side gets a dim of 1 that "
            "the result drops, batch dims (3-D and up) broadcast; one dtype on both sides" },
   { .name = "mm", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_mm, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH, .backward = grad_mm,
+    .infer = infer_mm, .cpu = ember_cpu_matmul, .vulkan = vk_matmul,
+    .flags = EMBER_OP_BOTH, .backward = grad_mm,
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) },
     .doc = "mm(a, b): (n x k) @ (k x m) -> n x m; both 2-D, one dtype" },
   { .name = "bmm", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_bmm, .cpu = ember_cpu_matmul, .flags = EMBER_OP_BOTH, .backward = grad_bmm,
+    .infer = infer_bmm, .cpu = ember_cpu_matmul, .vulkan = vk_matmul,
+    .flags = EMBER_OP_BOTH, .backward = grad_bmm,
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) },
     .doc = "bmm(a, b): (b x n x k) @ (b x k x m) -> b x n x m; no broadcasting, one dtype" },
   { .name = "addmm", .min_inputs = 3, .max_inputs = 3, .nout = 1, .attrs = addmm_attrs,
-    .infer = infer_addmm, .cpu = ember_cpu_addmm, .flags = EMBER_OP_BOTH,
+    .infer = infer_addmm, .cpu = ember_cpu_addmm, .vulkan = vk_addmm, .flags = EMBER_OP_BOTH,
     .backward = grad_addmm, .saves = EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2),
     .saves_for = { 0, EMBER_SAVES_IN(2), EMBER_SAVES_IN(1) },
     .doc = "addmm(input, m1, m2, beta=1, alpha=1) = beta*input + alpha*(m1 @ m2); input "
            "broadcasts to n x m; beta = 0 ignores input; one dtype" },
   { .name = "outer", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_outer, .cpu = ember_cpu_outer, .flags = EMBER_OP_BOTH,
+    .infer = infer_outer, .cpu = ember_cpu_outer, .vulkan = vk_outer, .flags = EMBER_OP_BOTH,
     .backward = grad_outer, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) },
     .doc = "outer(a, b): 1-D n and m -> n x m, out[i][j] = a[i]*b[j]; promotes dtypes" },
   { .name = "dot", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_dot, .cpu = ember_cpu_dot, .flags = EMBER_OP_BOTH, .backward = grad_dot,
+    .infer = infer_dot, .cpu = ember_cpu_dot, .vulkan = vk_dot,
+    .flags = EMBER_OP_BOTH, .backward = grad_dot,
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0) },
     .doc = "dot(a, b): two 1-D vectors of one length and dtype -> 0-dim sum of products" },

@@ -13,6 +13,7 @@
 #include "ops.h"
 #include "autograd.h"
 #include "../cpu/nn.h"
+#include "../vk/vk_kernels.h"
 
 /* dropout keeps in this attribute slot, past its declared ones, the Philox key and
 ** counter its kernel draws from (see infer_dropout and grad_dropout) */
@@ -456,48 +457,51 @@ static const ember_attr_def one_hot_attrs[] = {
 
 const ember_op ember_ops_nn[] = {
   { .name = "linear", .min_inputs = 2, .max_inputs = 3, .nout = 1,
-    .infer = infer_linear, .cpu = ember_cpu_linear, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_linear, .cpu = ember_cpu_linear, .vulkan = vk_linear, .flags = EMBER_OP_FUNCTION,
     .backward = grad_linear, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .saves_for = { EMBER_SAVES_IN(1), EMBER_SAVES_IN(0), 0 },
     .doc = "linear(input, weight, bias?) = input @ weight^T + bias; input * x in, weight "
            "out x in, bias out -> * x out; one dtype" },
   { .name = "softmax", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim_attr,
-    .infer = infer_softmax, .cpu = ember_cpu_softmax, .flags = EMBER_OP_BOTH,
+    .infer = infer_softmax, .cpu = ember_cpu_softmax, .vulkan = vk_softmax, .flags = EMBER_OP_BOTH,
     .backward = grad_softmax, .saves = EMBER_SAVES_OUT(0),
     .doc = "softmax(input, dim): exp(x - max) / sum along dim; float dtypes" },
   { .name = "log_softmax", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim_attr,
-    .infer = infer_softmax, .cpu = ember_cpu_log_softmax, .flags = EMBER_OP_BOTH,
+    .infer = infer_softmax, .cpu = ember_cpu_log_softmax, .vulkan = vk_log_softmax, .flags = EMBER_OP_BOTH,
     .backward = grad_log_softmax, .saves = EMBER_SAVES_OUT(0),
     .doc = "log_softmax(input, dim): x - max - log(sum exp(x - max)) along dim; float dtypes" },
   { .name = "layer_norm", .min_inputs = 1, .max_inputs = 3, .nout = 1, .attrs = layer_norm_attrs,
-    .infer = infer_layer_norm, .cpu = ember_cpu_layer_norm, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_layer_norm, .cpu = ember_cpu_layer_norm, .vulkan = vk_layer_norm, .flags = EMBER_OP_FUNCTION,
     .backward = grad_layer_norm, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1),
     .args = "#1 normalized_shape #2 #3 eps",
     .doc = "layer_norm(input, normalized_shape, weight?, bias?, eps=1e-5): normalise over the "
            "last dims (biased variance); weight and bias of normalized_shape; float dtypes" },
   { .name = "batch_norm", .min_inputs = 3, .max_inputs = 5, .nout = 1, .attrs = eps_attr,
-    .infer = infer_batch_norm, .cpu = ember_cpu_batch_norm, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_batch_norm, .cpu = ember_cpu_batch_norm, .vulkan = vk_batch_norm, .flags = EMBER_OP_FUNCTION,
     .backward = grad_batch_norm,
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2) | EMBER_SAVES_IN(3),
     .doc = "batch_norm(input, running_mean, running_var, weight?, bias?, eps=1e-5): inference "
            "form; input N x C x ..., the others C; float dtypes" },
   { .name = "embedding", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_embedding, .cpu = ember_cpu_embedding, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_embedding, .cpu = ember_cpu_embedding, .vulkan = vk_embedding,
+    .flags = EMBER_OP_FUNCTION,
     .backward = grad_embedding, .saves = EMBER_SAVES_IN(0),
     .doc = "embedding(indices, weight): rows of weight (n x dim) picked by integer indices "
            "(1-based from Lua) -> indices' shape x dim; any weight dtype" },
   { .name = "dropout", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dropout_attrs,
-    .infer = infer_dropout, .cpu = ember_cpu_dropout, .flags = EMBER_OP_FUNCTION | EMBER_OP_RANDOM,
+    .infer = infer_dropout, .cpu = ember_cpu_dropout, .vulkan = vk_dropout,
+    .flags = EMBER_OP_FUNCTION | EMBER_OP_RANDOM,
     .backward = grad_dropout,
     .doc = "dropout(input, p=0.5, training=true): zero each element with probability p, scale "
            "the rest by 1/(1-p) (Philox stream); training=false copies; float dtypes" },
   { .name = "dropout_backward", .min_inputs = 1, .max_inputs = 1, .nout = 1,
     .attrs = dropout_backward_attrs, .infer = infer_dropout_backward,
-    .cpu = ember_cpu_dropout_backward, .flags = 0,
+    .cpu = ember_cpu_dropout_backward, .vulkan = vk_dropout_backward, .flags = 0,
     .doc = "dropout_backward(grad, p, stream): grad where dropout(p) drawing at stream (key and "
            "counter, 4 words of 32 bits) kept, times 1/(1-p), else 0; float dtypes" },
   { .name = "one_hot", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = one_hot_attrs,
-    .infer = infer_one_hot, .cpu = ember_cpu_one_hot, .flags = EMBER_OP_FUNCTION | EMBER_OP_ALLOCS,
+    .infer = infer_one_hot, .cpu = ember_cpu_one_hot, .vulkan = vk_one_hot,
+    .flags = EMBER_OP_FUNCTION | EMBER_OP_ALLOCS,
     .doc = "one_hot(indices, num_classes=-1): i64 of indices' shape x num_classes; class values "
            "1-based from Lua; -1 takes the largest value" },
   { .name = NULL },

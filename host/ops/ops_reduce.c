@@ -17,6 +17,7 @@
 #include "ops.h"
 #include "autograd.h"
 #include "../cpu/reduce.h"
+#include "../vk/vk_kernels.h"
 
 #define REDUCE_NATIVE (EMBER_FLOATS | EMBER_INTS_NATIVE)
 
@@ -517,56 +518,56 @@ static ember_status grad_cumsum(const ember_call *c, ember_tensor *const *g, emb
 
 const ember_op ember_ops_reduce[] = {
   { .name = "sum", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = sum_attrs,
-    .infer = infer_sum, .cpu = ember_cpu_sum, .flags = EMBER_OP_BOTH, .backward = grad_sum,
+    .infer = infer_sum, .cpu = ember_cpu_sum, .vulkan = vk_sum, .flags = EMBER_OP_BOTH, .backward = grad_sum,
     .doc = "sum(x, dim=all, keepdim=false, dtype) over one or several dims; int/bool give i64" },
   { .name = "mean", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = sum_attrs,
-    .infer = infer_mean, .cpu = ember_cpu_mean, .flags = EMBER_OP_BOTH, .backward = grad_mean,
+    .infer = infer_mean, .cpu = ember_cpu_mean, .vulkan = vk_mean, .flags = EMBER_OP_BOTH, .backward = grad_mean,
     .doc = "mean(x, dim=all, keepdim=false, dtype); float input (or float dtype) only" },
   { .name = "prod", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = sum_attrs,
-    .infer = infer_sum, .cpu = ember_cpu_prod, .flags = EMBER_OP_BOTH, .backward = grad_prod,
+    .infer = infer_sum, .cpu = ember_cpu_prod, .vulkan = vk_prod, .flags = EMBER_OP_BOTH, .backward = grad_prod,
     .saves = EMBER_SAVES_IN(0),
     .doc = "prod(x, dim=all, keepdim=false, dtype); int/bool give i64; empty gives 1" },
   { .name = "max", .min_inputs = 1, .max_inputs = 1, .nout = 2, .attrs = dim_attrs,
-    .infer = infer_max, .cpu = ember_cpu_max, .flags = INDEX_FLAGS, .backward = grad_extreme,
+    .infer = infer_max, .cpu = ember_cpu_max, .vulkan = vk_max, .flags = INDEX_FLAGS, .backward = grad_extreme,
     .saves = EXTREME_SAVES,
     .doc = "max(x) -> 0-dim value; max(x, dim, keepdim=false) -> values, i64 indices; NaN wins" },
   { .name = "min", .min_inputs = 1, .max_inputs = 1, .nout = 2, .attrs = dim_attrs,
-    .infer = infer_max, .cpu = ember_cpu_min, .flags = INDEX_FLAGS, .backward = grad_extreme,
+    .infer = infer_max, .cpu = ember_cpu_min, .vulkan = vk_min, .flags = INDEX_FLAGS, .backward = grad_extreme,
     .saves = EXTREME_SAVES,
     .doc = "min(x) -> 0-dim value; min(x, dim, keepdim=false) -> values, i64 indices; NaN wins" },
   { .name = "argmax", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim_attrs,
-    .infer = infer_argmax, .cpu = ember_cpu_argmax, .flags = INDEX_FLAGS,
+    .infer = infer_argmax, .cpu = ember_cpu_argmax, .vulkan = vk_argmax, .flags = INDEX_FLAGS,
     .doc = "argmax(x, dim=none, keepdim=false): i64 index of the first max (NaN wins); "
            "without dim, into the flattened x" },
   { .name = "argmin", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim_attrs,
-    .infer = infer_argmax, .cpu = ember_cpu_argmin, .flags = INDEX_FLAGS,
+    .infer = infer_argmax, .cpu = ember_cpu_argmin, .vulkan = vk_argmin, .flags = INDEX_FLAGS,
     .doc = "argmin(x, dim=none, keepdim=false): i64 index of the first min (NaN wins); "
            "without dim, into the flattened x" },
   { .name = "var", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = var_attrs,
-    .infer = infer_var, .cpu = ember_cpu_var, .flags = EMBER_OP_BOTH, .backward = grad_var,
+    .infer = infer_var, .cpu = ember_cpu_var, .vulkan = vk_var, .flags = EMBER_OP_BOTH, .backward = grad_var,
     .saves = EMBER_SAVES_IN(0),
     .doc = "var(x, dim=all, correction=1, keepdim=false): sum((x-mean)^2)/(N-correction); floats" },
   { .name = "std", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = var_attrs,
-    .infer = infer_var, .cpu = ember_cpu_std, .flags = EMBER_OP_BOTH, .backward = grad_std,
+    .infer = infer_var, .cpu = ember_cpu_std, .vulkan = vk_std, .flags = EMBER_OP_BOTH, .backward = grad_std,
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_OUT(0),
     .doc = "std(x, dim=all, correction=1, keepdim=false) = sqrt(var); floats" },
   { .name = "norm", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = norm_attrs,
-    .infer = infer_norm, .cpu = ember_cpu_norm, .flags = EMBER_OP_BOTH, .backward = grad_norm,
+    .infer = infer_norm, .cpu = ember_cpu_norm, .vulkan = vk_norm, .flags = EMBER_OP_BOTH, .backward = grad_norm,
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_OUT(0),
     .doc = "norm(x, p=2, dim=all, keepdim=false) = sum(|x|^p)^(1/p); p = inf, -inf: max, "
            "min |x|; p = 0: count of nonzeros; floats" },
   { .name = "logsumexp", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dims_attrs,
-    .infer = infer_logsumexp, .cpu = ember_cpu_logsumexp, .flags = EMBER_OP_BOTH,
+    .infer = infer_logsumexp, .cpu = ember_cpu_logsumexp, .vulkan = vk_logsumexp, .flags = EMBER_OP_BOTH,
     .backward = grad_logsumexp, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_OUT(0),
     .doc = "logsumexp(x, dim=all, keepdim=false) = log(sum(exp(x))), shifted by the max" },
   { .name = "all", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dims_attrs,
-    .infer = infer_all, .cpu = ember_cpu_all, .flags = EMBER_OP_BOTH,
+    .infer = infer_all, .cpu = ember_cpu_all, .vulkan = vk_all, .flags = EMBER_OP_BOTH,
     .doc = "all(x, dim=all, keepdim=false): bool, true when every element is nonzero" },
   { .name = "any", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dims_attrs,
-    .infer = infer_all, .cpu = ember_cpu_any, .flags = EMBER_OP_BOTH,
+    .infer = infer_all, .cpu = ember_cpu_any, .vulkan = vk_any, .flags = EMBER_OP_BOTH,
     .doc = "any(x, dim=all, keepdim=false): bool, true when some element is nonzero" },
   { .name = "cumsum", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = cumsum_attrs,
-    .infer = infer_cumsum, .cpu = ember_cpu_cumsum, .flags = EMBER_OP_BOTH, .backward = grad_cumsum,
+    .infer = infer_cumsum, .cpu = ember_cpu_cumsum, .vulkan = vk_cumsum, .flags = EMBER_OP_BOTH, .backward = grad_cumsum,
     .doc = "cumsum(x, dim, dtype): running sums along dim, same shape; int/bool give i64" },
   { .name = NULL },
 };

@@ -1,6 +1,8 @@
 /*
 ** ops_shape.c — op table entries of the shape family: cat, stack, split, chunk,
-** unbind, flip, roll, repeat, tril, triu. Kernels are in host/cpu/shape.c.
+** unbind, flip, roll, repeat, tril, triu. Kernels are in host/cpu/shape.c, and for
+** Vulkan in host/vk/vk_shape.c; split, chunk and unbind only make views, so their cpu
+** functions serve the Vulkan slot too.
 **
 ** Each infer rule checks every shape and writes its dim attributes back normalised
 ** (0 <= dim < ndim), so the kernels need not check again. Dims in messages are shown
@@ -17,6 +19,7 @@
 #include "ops.h"
 #include "autograd.h"
 #include "../cpu/shape.h"
+#include "../vk/vk_kernels.h"
 
 /* {====== helpers */
 
@@ -396,47 +399,48 @@ static const ember_attr_def diagonal_attr[] = { {"diagonal", EMBER_ATTR_INT, "0"
 
 const ember_op ember_ops_shape[] = {
   { .name = "cat", .min_inputs = 1, .max_inputs = -1, .nout = 1, .attrs = dim0_attr,
-    .infer = infer_cat, .cpu = ember_cpu_cat, .backward = grad_cat,
+    .infer = infer_cat, .cpu = ember_cpu_cat, .vulkan = vk_cat, .backward = grad_cat,
     .flags = EMBER_OP_FUNCTION | EMBER_OP_LIST_IN,
     .doc = "cat({t...}, dim=1): joins along dim; other dims must match; (0,)-shaped inputs are "
            "skipped; dtypes promoted" },
   { .name = "stack", .min_inputs = 1, .max_inputs = -1, .nout = 1, .attrs = dim0_attr,
-    .infer = infer_stack, .cpu = ember_cpu_stack, .backward = grad_stack,
+    .infer = infer_stack, .cpu = ember_cpu_stack, .vulkan = vk_stack, .backward = grad_stack,
     .flags = EMBER_OP_FUNCTION | EMBER_OP_LIST_IN,
     .doc = "stack({t...}, dim=1): n equal shapes -> new dim of size n at dim; dtypes promoted" },
   { .name = "split", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = split_attrs,
-    .infer = infer_split, .cpu = ember_cpu_split, .backward = grad_split,
+    .infer = infer_split, .cpu = ember_cpu_split, .vulkan = ember_cpu_split, .backward = grad_split,
     .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
     .doc = "split(t, split_size | {sizes}, dim=1): list of views; pieces of split_size (the "
            "last shorter) or of the given sizes, which must sum to the dim's size" },
   { .name = "chunk", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = chunk_attrs,
-    .infer = infer_chunk, .cpu = ember_cpu_chunk, .backward = grad_split,
+    .infer = infer_chunk, .cpu = ember_cpu_chunk, .vulkan = ember_cpu_chunk, .backward = grad_split,
     .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
     .doc = "chunk(t, chunks, dim=1): list of at most `chunks` views of ceil(size/chunks)" },
   { .name = "unbind", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = dim0_attr,
-    .infer = infer_unbind, .cpu = ember_cpu_unbind, .backward = grad_unbind,
+    .infer = infer_unbind, .cpu = ember_cpu_unbind, .vulkan = ember_cpu_unbind,
+    .backward = grad_unbind,
     .flags = EMBER_OP_BOTH | EMBER_OP_LIST_OUT,
     .doc = "unbind(t, dim=1): list of the size(dim) views with dim removed" },
   { .name = "flip", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = flip_attrs,
-    .infer = infer_flip, .cpu = ember_cpu_flip, .backward = grad_same,
+    .infer = infer_flip, .cpu = ember_cpu_flip, .vulkan = vk_flip, .backward = grad_same,
     .flags = EMBER_OP_BOTH,
     .doc = "flip(t, dims...): copy with the order along each of dims reversed; any dtype" },
   { .name = "roll", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = roll_attrs,
-    .infer = infer_roll, .cpu = ember_cpu_roll, .backward = grad_roll,
+    .infer = infer_roll, .cpu = ember_cpu_roll, .vulkan = vk_roll, .backward = grad_roll,
     .flags = EMBER_OP_BOTH,
     .doc = "roll(t, shifts, dims): elements shifted cyclically along dims (one shift per dim); "
            "without dims the flattened tensor rolls by one shift; any dtype" },
   { .name = "repeat", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = repeat_attrs,
-    .infer = infer_repeat, .cpu = ember_cpu_repeat, .backward = grad_repeat,
+    .infer = infer_repeat, .cpu = ember_cpu_repeat, .vulkan = vk_repeat, .backward = grad_repeat,
     .flags = EMBER_OP_BOTH,
     .doc = "repeat(t, sizes...): t tiled sizes[k] times along dim k; #sizes >= t:dim(), extra "
            "sizes add leading dims; any dtype" },
   { .name = "tril", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = diagonal_attr,
-    .infer = infer_triangle, .cpu = ember_cpu_tril, .backward = grad_same,
+    .infer = infer_triangle, .cpu = ember_cpu_tril, .vulkan = vk_tril, .backward = grad_same,
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
     .doc = "tril(t, diagonal=0): last two dims keep j <= i + diagonal, the rest zero; batched" },
   { .name = "triu", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = diagonal_attr,
-    .infer = infer_triangle, .cpu = ember_cpu_triu, .backward = grad_same,
+    .infer = infer_triangle, .cpu = ember_cpu_triu, .vulkan = vk_triu, .backward = grad_same,
     .flags = EMBER_OP_BOTH | EMBER_OP_INPLACE,
     .doc = "triu(t, diagonal=0): last two dims keep j >= i + diagonal, the rest zero; batched" },
   { .name = NULL },

@@ -44,6 +44,7 @@ typedef struct vk_device {
   int subgroup_size;
   int coopmat;                   /* 0 none, 1 VK_KHR_cooperative_matrix, 2 VK_NV_... */
   int coopmat_m, coopmat_n, coopmat_k;   /* an f16 x f16 -> f32 shape it supports */
+  int coopmat_khr_m, coopmat_khr_n, coopmat_khr_k;   /* VK_KHR_cooperative_matrix's, if any */
   int validation;                /* the Khronos validation layer is on */
   unsigned validation_messages;  /* messages it reported */
   int failed;                    /* device lost: every call errors from then on */
@@ -66,6 +67,7 @@ const char *vk_result_name(VkResult r);
 typedef struct vk_block vk_block;
 
 /* A range of one block's buffer: what a device storage holds. */
+/* (also used for the error slots' host-visible buffer, with block NULL) */
 typedef struct vk_alloc {
   vk_block *block;
   VkBuffer buffer;
@@ -89,6 +91,8 @@ ember_status vk_upload(vk_alloc *a, VkDeviceSize off, const void *src, size_t n)
 ember_status vk_download(vk_alloc *a, VkDeviceSize off, void *dst, size_t n);
 /* EMBER_VK_FORCE_STAGING=1: behave as a discrete GPU (tests the staging path) */
 int vk_direct_host_access(const vk_alloc *a);
+/* A small buffer of its own in memory the host maps (for the error slots). */
+ember_status vk_host_buffer(VkDeviceSize size, VkBuffer *buf, VkDeviceMemory *mem, void **mapped);
 
 /* }====== */
 
@@ -118,6 +122,22 @@ ember_status vk_batch_staging(VkDeviceSize n, VkDeviceSize *offset);
 extern VkBuffer vk_staging_buffer;
 extern void *vk_staging_mapped;
 extern VkDeviceSize vk_staging_size;
+
+/* Errors a kernel finds in the data (an index out of range) are reported without a
+** read-back of their own: the kernel's launch takes an error slot (error_slot = slot + 1
+** in vk_launch_args), bound at binding VK_ERROR_BINDING as four uints that start at
+** 0xffffffff; the shader (shaders/errors.glsl) lowers word 0 to the first offending
+** position with atomicMin. At the next wait for the device (a read-back, ember.vk.sync)
+** the host looks at the slots in use and calls fn(ctx, first) for one that was hit,
+** which composes the error the cpu kernel would have raised; that wait then fails
+** with it, as a CUDA device-side assert surfaces at the next synchronisation. */
+#define VK_ERROR_BINDING 7
+typedef ember_status (*vk_error_fn)(void *ctx, uint32_t first);
+/* A slot for one launch: 0 and an error when none can be had. free_ctx runs once the
+** slot is checked (it may be NULL). */
+int vk_error_slot(vk_error_fn fn, void *ctx, void (*free_ctx)(void *));
+/* 1 while a slot is in flight or hit: a read-back must then wait, to raise it. */
+int vk_errors_pending(void);
 
 /* }====== */
 
@@ -151,9 +171,11 @@ typedef struct vk_launch_args {
   const void *push;
   size_t push_bytes;
   uint32_t groups[3];
+  int error_slot;                             /* vk_error_slot's result, or 0 for none */
 } vk_launch_args;
 
-/* Record one dispatch (bindings beyond nbind get a dummy buffer). */
+/* Record one dispatch (bindings beyond nbind get a dummy buffer; binding
+** VK_ERROR_BINDING the error slot when the launch has one). */
 ember_status vk_launch(const vk_launch_args *a);
 
 /* The allocation behind a device tensor's storage. */
@@ -188,6 +210,21 @@ void vk_layout_make(vk_layout *l, int ndim, const int64_t *shape, int n, const e
 
 /* dtype codes the shaders share (shaders/common.glsl) */
 int vk_dtype_code(ember_dtype dt);
+/* The integer dtype of dt's size: what moves dt's elements as raw bits. */
+ember_dtype vk_raw_dtype(ember_dtype dt);
+/* 1 when v fits an int32 (the sizes, strides and offsets the shaders take). */
+int vk_fits_i32(int64_t v);
+
+/* Element positions the shaders compute as 32-bit ints stay at or below this, with
+** room for a workgroup's stride past the last one. */
+#define VK_INDEX_LIMIT ((int64_t)INT32_MAX - 65536)
+
+/* t as a kernel that wants plain memory reads it: broadcast to (ndim, shape) (NULL: t's
+** own shape), in dtype dt (EMBER_DTYPE_NONE: t's), contiguous on the device with its
+** last element at or below VK_INDEX_LIMIT. A new reference: t itself when it already
+** is so, else a copy made on the device (at offset 0; a cpu t is uploaded). NULL and
+** an error when the copy fails. */
+ember_tensor *vk_dense(ember_tensor *t, ember_dtype dt, int ndim, const int64_t *shape);
 
 /* }====== */
 

@@ -60,6 +60,17 @@ int vk_dtype_code(ember_dtype dt) {
   return (int)dt;   /* shaders/common.glsl numbers the compute dtypes as ember.h does */
 }
 
+ember_dtype vk_raw_dtype(ember_dtype dt) {
+  switch (ember_dtype_size(dt)) {
+  case 1: return EMBER_U8;
+  case 2: return EMBER_I16;
+  case 4: return EMBER_I32;
+  default: return EMBER_I64;
+  }
+}
+
+int vk_fits_i32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
 void vk_layout_make(vk_layout *l, int ndim, const int64_t *shape, int n, const ember_tensor *const *t) {
   int64_t st[VK_MAX_BINDINGS][EMBER_MAX_DIMS];
   for (int k = 0; k < n; k++) {
@@ -87,6 +98,36 @@ void vk_layout_make(vk_layout *l, int ndim, const int64_t *shape, int n, const e
 
 /* }====== */
 
+/* {====== dense copies for kernels */
+
+static int is_dense(const ember_tensor *t, ember_dtype dt, int ndim, const int64_t *shape) {
+  return t->storage->device == EMBER_VULKAN && t->dtype == dt && t->ndim == ndim &&
+         memcmp(t->shape, shape, (size_t)ndim * sizeof *shape) == 0 &&
+         ember_tensor_is_contiguous(t) && t->offset + ember_tensor_numel(t) <= VK_INDEX_LIMIT;
+}
+
+ember_tensor *vk_dense(ember_tensor *t, ember_dtype dt, int ndim, const int64_t *shape) {
+  if (dt == EMBER_DTYPE_NONE) dt = t->dtype;
+  if (shape == NULL) {
+    ndim = t->ndim;
+    shape = t->shape;
+  }
+  if (is_dense(t, dt, ndim, shape)) {
+    ember_tensor_retain(t);
+    return t;
+  }
+  ember_tensor *e = ember_expand(t, ndim, shape);
+  ember_tensor *d = e ? ember_tensor_empty_on(EMBER_VULKAN, dt, ndim, shape) : NULL;
+  if (d && ember_copy_(d, e) != EMBER_OK) {
+    ember_tensor_release(d);
+    d = NULL;
+  }
+  ember_tensor_release(e);
+  return d;
+}
+
+/* }====== */
+
 /* {====== copies on the device */
 
 /* push constants of shaders/copy.comp */
@@ -97,18 +138,6 @@ typedef struct copy_push {
   int32_t shape[8], sd[8], ss[8];
   uint32_t fill[2];
 } copy_push;
-
-/* Same-size integer dtype: copies that convert nothing move raw bits that way. */
-static ember_dtype raw_dtype(ember_dtype dt) {
-  switch (ember_dtype_size(dt)) {
-  case 1: return EMBER_U8;
-  case 2: return EMBER_I16;
-  case 4: return EMBER_I32;
-  default: return EMBER_I64;
-  }
-}
-
-static int fits_i32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
 
 static int needs_16(ember_dtype dt) { return dt == EMBER_F16 || dt == EMBER_BF16 || dt == EMBER_I16; }
 
@@ -138,20 +167,20 @@ static ember_status check_compute(ember_dtype dt) {
 /* dst[...] = src (or the value in fill when src is NULL), dst's strides, src broadcast. */
 static ember_status copy_kernel(ember_tensor *dst, const ember_tensor *src, const uint32_t *fill) {
   ember_dtype dd = dst->dtype, sd = src ? src->dtype : dst->dtype;
-  if (src && dd == sd) dd = sd = raw_dtype(dd);
+  if (src && dd == sd) dd = sd = vk_raw_dtype(dd);
   else if (check_compute(dd) != EMBER_OK || (src && check_compute(sd) != EMBER_OK)) return EMBER_ERROR;
-  if (fill) dd = sd = raw_dtype(dd);
+  if (fill) dd = sd = vk_raw_dtype(dd);
   vk_layout l;
   const ember_tensor *ts[2] = { dst, src ? src : dst };
   vk_layout_make(&l, dst->ndim, dst->shape, 2, ts);
   if (l.numel == 0) return EMBER_OK;
   copy_push p = { .ndim = l.ndim, .numel = (uint32_t)l.numel };
-  if (l.numel > INT32_MAX || !fits_i32(l.offset[0]) || !fits_i32(l.offset[1]))
+  if (l.numel > INT32_MAX || !vk_fits_i32(l.offset[0]) || !vk_fits_i32(l.offset[1]))
     return ember_error("vulkan: copy of %lld elements is beyond 32-bit indexing", (long long)l.numel);
   p.off_d = (int32_t)l.offset[0];
   p.off_s = (int32_t)l.offset[1];
   for (int d = 0; d < l.ndim; d++) {
-    if (!fits_i32(l.stride[0][d]) || !fits_i32(l.stride[1][d]))
+    if (!vk_fits_i32(l.stride[0][d]) || !vk_fits_i32(l.stride[1][d]))
       return ember_error("vulkan: copy strides beyond 32-bit indexing");
     p.shape[d] = (int32_t)l.shape[d];
     p.sd[d] = (int32_t)l.stride[0][d];
@@ -216,18 +245,25 @@ static ember_status device_fill(ember_tensor *dst, const ember_tensor *one) {
   return copy_kernel(dst, NULL, fill);
 }
 
+/* The bytes of contiguous device tensor d from (up) or to contiguous host tensor h, of
+** the same dtype and size. */
+static ember_status transfer(const ember_tensor *d, const ember_tensor *h, int up) {
+  vk_alloc *a = vk_storage_alloc(d->storage);
+  VkDeviceSize off = d->offset * ember_dtype_size(d->dtype);
+  if (up) return vk_upload(a, off, ember_tensor_data(h), ember_tensor_nbytes(h));
+  return vk_download(a, off, ember_tensor_data(h), ember_tensor_nbytes(h));
+}
+
 /* host -> device */
 static ember_status upload(ember_tensor *dst, const ember_tensor *src) {
   if (ember_tensor_numel(src) == 1) return device_fill(dst, src);
   if (dst->dtype == src->dtype && plain(dst) && plain(src) && ember_same_shape(dst, src))
-    return vk_upload(vk_storage_alloc(dst->storage), dst->offset * ember_dtype_size(dst->dtype),
-                     ember_tensor_data(src), ember_tensor_nbytes(src));
+    return transfer(dst, src, 1);
   /* the source's own bytes go up as they are; the device converts, broadcasts and
   ** scatters them into dst */
   ember_tensor *hc = ember_contiguous((ember_tensor *)src);
   ember_tensor *dc = hc ? ember_tensor_empty_on(EMBER_VULKAN, src->dtype, src->ndim, src->shape) : NULL;
-  ember_status st = dc ? vk_upload(vk_storage_alloc(dc->storage), 0, ember_tensor_data(hc),
-                                   ember_tensor_nbytes(hc)) : EMBER_ERROR;
+  ember_status st = dc ? transfer(dc, hc, 1) : EMBER_ERROR;
   if (st == EMBER_OK) st = device_copy(dst, dc);
   ember_tensor_release(dc);
   ember_tensor_release(hc);
@@ -237,21 +273,16 @@ static ember_status upload(ember_tensor *dst, const ember_tensor *src) {
 /* device -> host */
 static ember_status download(ember_tensor *dst, const ember_tensor *src) {
   if (dst->dtype == src->dtype && plain(dst) && plain(src) && ember_same_shape(dst, src))
-    return vk_download(vk_storage_alloc(src->storage), src->offset * ember_dtype_size(src->dtype),
-                       ember_tensor_data(dst), ember_tensor_nbytes(dst));
-  /* convert and gather on the device, then bring the contiguous result over */
+    return transfer(src, dst, 0);
+  /* convert and gather on the device, then bring the contiguous result over (into dst
+  ** itself when it is contiguous) */
   ember_tensor *dc = ember_tensor_empty_on(EMBER_VULKAN, dst->dtype, dst->ndim, dst->shape);
   ember_status st = dc ? device_copy(dc, src) : EMBER_ERROR;
   if (st == EMBER_OK) {
-    if (plain(dst)) {
-      st = vk_download(vk_storage_alloc(dc->storage), 0, ember_tensor_data(dst), ember_tensor_nbytes(dst));
-    } else {
-      ember_tensor *hc = ember_tensor_empty(dst->dtype, dst->ndim, dst->shape);
-      st = hc ? vk_download(vk_storage_alloc(dc->storage), 0, ember_tensor_data(hc),
-                            ember_tensor_nbytes(hc)) : EMBER_ERROR;
-      if (st == EMBER_OK) st = ember_copy_(dst, hc);
-      ember_tensor_release(hc);
-    }
+    ember_tensor *hc = plain(dst) ? dst : ember_tensor_empty(dst->dtype, dst->ndim, dst->shape);
+    st = hc ? transfer(dc, hc, 0) : EMBER_ERROR;
+    if (st == EMBER_OK && hc != dst) st = ember_copy_(dst, hc);
+    if (hc != dst) ember_tensor_release(hc);
   }
   ember_tensor_release(dc);
   return st;

@@ -46,6 +46,10 @@ static int cur;
 static span written[MAX_RANGES], readr[MAX_RANGES];
 static int nwritten, nread;
 static uint64_t submitted;      /* serial of the last submission */
+static int nslots;              /* error slots in use (the section at the end) */
+static void errors_stop(void);
+static ember_status errors_check(void);
+static void errors_collect(void);
 
 /* Frees wait for the submission that may use them last: a free tagged with serial s
 ** runs once every batch up to s is done. */
@@ -106,6 +110,7 @@ static void run_frees(void) {
 }
 
 void vk_batch_stop(void) {
+  errors_stop();
   for (int i = 0; i < NBATCH; i++) {
     batch *b = &ring[i];
     for (int k = 0; k < b->npools; k++) vkDestroyDescriptorPool(vk.dev, b->pools[k], NULL);
@@ -129,6 +134,7 @@ static ember_status retire(batch *b) {
     b->pending = 0;
   }
   run_frees();
+  errors_collect();
   for (int k = 0; k < b->npools; k++) vkResetDescriptorPool(vk.dev, b->pools[k], 0);
   b->pool = 0;
   b->staging_used = 0;
@@ -235,6 +241,7 @@ ember_status vk_batch_wait(void) {
     batch *b = &ring[(cur + i) % NBATCH];   /* oldest first */
     if (!b->recording && retire(b) != EMBER_OK) st = EMBER_ERROR;
   }
+  if (st == EMBER_OK && nslots > 0) st = errors_check();
   return st;
 }
 
@@ -265,9 +272,12 @@ void vk_batch_defer_free(const vk_alloc *a) {
 }
 
 ember_status vk_batch_staging(VkDeviceSize n, VkDeviceSize *offset) {
+  /* begin the batch first: beginning one retires it, which resets its staging use */
+  VkCommandBuffer cmd;
+  if (vk_batch_cmd(&cmd) != EMBER_OK) return EMBER_ERROR;
   batch *b = &ring[cur];
   if (b->staging_used + n > vk_staging_size) {
-    if (vk_batch_wait() != EMBER_OK) return EMBER_ERROR;
+    if (vk_batch_wait() != EMBER_OK || vk_batch_cmd(&cmd) != EMBER_OK) return EMBER_ERROR;
     b = &ring[cur];
   }
   if (!b->uses_staging) {
@@ -281,6 +291,130 @@ ember_status vk_batch_staging(VkDeviceSize n, VkDeviceSize *offset) {
   b->staging_used += (n + 255) / 256 * 256;
   return EMBER_OK;
 }
+
+/* {====== error slots (see vk.h)
+** A slot belongs to the submission its launch goes into. When that submission is
+** known done (a batch retires), its slots are read: one that was hit is kept, with
+** what the kernel reported, until the next full wait raises it; the others are free
+** again at once, so a long loop that reads nothing back never waits for a slot. */
+
+#define SLOTS 2048             /* more than three batches of launches can hold */
+
+typedef struct slot {
+  vk_error_fn fn;
+  void *ctx;
+  void (*free_ctx)(void *);
+  uint64_t serial;                   /* the submission that runs its launch */
+  int used, hit;
+  uint32_t first;                    /* what the kernel reported, once hit */
+} slot;
+
+static slot slots[SLOTS];
+static VkBuffer err_buffer;
+static VkDeviceMemory err_memory;
+static uint32_t *err_words;          /* mapped */
+static VkDeviceSize err_stride;      /* bytes per slot: the storage-buffer offset alignment */
+
+static ember_status errors_start(void) {
+  if (err_buffer) return EMBER_OK;
+  err_stride = vk.props.limits.minStorageBufferOffsetAlignment;
+  if (err_stride < 16) err_stride = 16;
+  void *mapped;
+  if (vk_host_buffer(err_stride * SLOTS, &err_buffer, &err_memory, &mapped) != EMBER_OK) return EMBER_ERROR;
+  err_words = mapped;
+  memset(err_words, 0xff, err_stride * SLOTS);
+  return EMBER_OK;
+}
+
+static void slot_free(slot *sl) {
+  if (sl->free_ctx) sl->free_ctx(sl->ctx);
+  memset(err_words + (sl - slots) * err_stride / 4, 0xff, 16);
+  memset(sl, 0, sizeof *sl);
+  nslots--;
+}
+
+static void errors_stop(void) {
+  for (int i = 0; i < SLOTS; i++)
+    if (slots[i].used) slot_free(&slots[i]);
+  if (err_buffer) {
+    vkUnmapMemory(vk.dev, err_memory);
+    vkDestroyBuffer(vk.dev, err_buffer, NULL);
+    vkFreeMemory(vk.dev, err_memory, NULL);
+    err_buffer = VK_NULL_HANDLE;
+  }
+}
+
+/* Slots of submissions that are done: hit ones are kept for errors_check, the rest freed. */
+static void errors_collect(void) {
+  if (nslots == 0) return;
+  uint64_t done = completed();
+  for (int i = 0; i < SLOTS; i++) {
+    slot *sl = &slots[i];
+    if (!sl->used || sl->hit || sl->serial > done) continue;
+    uint32_t first = err_words[i * err_stride / 4];
+    if (first == UINT32_MAX) {
+      slot_free(sl);
+    } else {
+      sl->hit = 1;
+      sl->first = first;
+    }
+  }
+}
+
+/* After a full wait: the first slot hit (in launch order) gives the error; every hit
+** slot is freed, so the same error is raised once. */
+static ember_status errors_check(void) {
+  errors_collect();
+  slot hits[SLOTS];
+  int n = 0;
+  for (int i = 0; i < SLOTS; i++)
+    if (slots[i].used && slots[i].hit) {
+      hits[n++] = slots[i];
+      slots[i].free_ctx = NULL;        /* the copy in hits owns ctx now */
+      slot_free(&slots[i]);
+    }
+  /* launch order: by submission, then by when the slot was taken (its ctx order is
+  ** not known, so submission order is what is kept) */
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && hits[j].serial < hits[j - 1].serial; j--) {
+      slot t = hits[j]; hits[j] = hits[j - 1]; hits[j - 1] = t;
+    }
+  ember_status st = EMBER_OK;
+  for (int i = 0; i < n; i++) {        /* the callbacks may read back: slots are free now */
+    if (st == EMBER_OK && hits[i].fn(hits[i].ctx, hits[i].first) != EMBER_OK) st = EMBER_ERROR;
+    if (hits[i].free_ctx) hits[i].free_ctx(hits[i].ctx);
+  }
+  return st;
+}
+
+int vk_errors_pending(void) {
+  return nslots > 0;
+}
+
+int vk_error_slot(vk_error_fn fn, void *ctx, void (*free_ctx)(void *)) {
+  if (errors_start() != EMBER_OK) {
+    if (free_ctx) free_ctx(ctx);
+    return 0;
+  }
+  if (nslots == SLOTS) errors_collect();
+  if (nslots == SLOTS && vk_batch_wait() != EMBER_OK) {   /* every slot in flight or hit */
+    if (free_ctx) free_ctx(ctx);
+    return 0;
+  }
+  int k = 0;
+  while (slots[k].used) k++;
+  /* the launch that takes it goes into the batch being recorded: the next submission */
+  slots[k] = (slot){ fn, ctx, free_ctx, submitted + 1, 1, 0, 0 };
+  nslots++;
+  return k + 1;
+}
+
+/* The binding of slot k (1-based, as vk_error_slot returns it). */
+void vk_error_binding(int k, VkDescriptorBufferInfo *info) {
+  *info = (VkDescriptorBufferInfo){ err_buffer, (VkDeviceSize)(k - 1) * err_stride, 16 };
+}
+
+/* }====== */
 
 /* {====== the public face: ember.vk.sync() */
 

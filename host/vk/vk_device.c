@@ -256,9 +256,47 @@ static ember_status pick_device(void) {
   return EMBER_OK;
 }
 
+/* VK_KHR_cooperative_matrix postdates Debian 12's Vulkan headers (1.3.239): the few
+** names its query needs, as the Vulkan registry defines them. */
+#define KHR_COOPMAT_NAME "VK_KHR_cooperative_matrix"
+#define KHR_COOPMAT_PROPERTIES_STYPE ((VkStructureType)1000506001)
+typedef struct khr_coopmat_properties {
+  VkStructureType sType;
+  void *pNext;
+  uint32_t MSize, NSize, KSize;
+  VkComponentTypeNV AType, BType, CType, ResultType;
+  VkBool32 saturatingAccumulation;
+  VkScopeNV scope;
+} khr_coopmat_properties;
+typedef VkResult (VKAPI_PTR *khr_coopmat_query)(VkPhysicalDevice, uint32_t *, khr_coopmat_properties *);
+
+/* The KHR extension's f16 x f16 + f32 subgroup shapes, for ember.vk.info(): the
+** matmul shader is written with GL_NV_cooperative_matrix (Debian's glslc has no
+** GL_KHR_cooperative_matrix yet), so a device with only KHR's takes the tiled path. */
+static void query_coopmat_khr(void) {
+  if (!device_has_ext(vk.phys, KHR_COOPMAT_NAME)) return;
+  khr_coopmat_query get = (khr_coopmat_query)
+    vkGetInstanceProcAddr(vk.instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+  uint32_t n = 0;
+  if (get == NULL || get(vk.phys, &n, NULL) != VK_SUCCESS || n == 0) return;
+  khr_coopmat_properties *p = calloc(n, sizeof *p);
+  if (p == NULL) return;
+  for (uint32_t i = 0; i < n; i++) p[i].sType = KHR_COOPMAT_PROPERTIES_STYPE;
+  if (get(vk.phys, &n, p) == VK_SUCCESS)
+    for (uint32_t i = 0; i < n && !vk.coopmat_khr_m; i++)
+      if (p[i].AType == VK_COMPONENT_TYPE_FLOAT16_NV && p[i].BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+          p[i].CType == VK_COMPONENT_TYPE_FLOAT32_NV && p[i].scope == VK_SCOPE_SUBGROUP_NV) {
+        vk.coopmat_khr_m = (int)p[i].MSize;
+        vk.coopmat_khr_n = (int)p[i].NSize;
+        vk.coopmat_khr_k = (int)p[i].KSize;
+      }
+  free(p);
+}
+
 /* Shapes of VK_NV_cooperative_matrix the device runs f16 x f16 + f32 in; the first
 ** one found is kept (the matmul kernel is written for 16x16x16 or 16x8x16). */
 static void query_coopmat(void) {
+  query_coopmat_khr();
   if (!device_has_ext(vk.phys, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) return;
   PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get =
     (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
@@ -409,6 +447,9 @@ ember_status ember_vk_get_info(ember_vk_info *out) {
   out->coopmat_m = vk.coopmat_m;
   out->coopmat_n = vk.coopmat_n;
   out->coopmat_k = vk.coopmat_k;
+  out->coopmat_khr_m = vk.coopmat_khr_m;
+  out->coopmat_khr_n = vk.coopmat_khr_n;
+  out->coopmat_khr_k = vk.coopmat_khr_k;
   out->validation = vk.validation;
   out->transfer_queue = vk.transfer_family != vk.queue_family;
   out->failed = vk.failed;

@@ -4,4 +4,10 @@
 
 #include "ops.h"
 
+ember_status vk_matmul(ember_call *c);   /* matmul, mm, bmm */
+ember_status vk_addmm(ember_call *c);
+ember_status vk_outer(ember_call *c);
+ember_status vk_dot(ember_call *c);
+ember_status vk_linear(ember_call *c);   /* nn's linear (host/ops/ops_nn.c) */
+
 #endif

@@ -120,6 +120,16 @@ ember_status vk_memory_start(void) {
   return EMBER_OK;
 }
 
+ember_status vk_host_buffer(VkDeviceSize size, VkBuffer *buf, VkDeviceMemory *mem, void **mapped) {
+  uint32_t type;
+  ember_status st = make_buffer(size, USAGE, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0, buf, mem, &type);
+  if (st != EMBER_OK) return st;
+  VkResult r = vkMapMemory(vk.dev, *mem, 0, VK_WHOLE_SIZE, 0, mapped);
+  if (r != VK_SUCCESS) return vk_fail("vkMapMemory", r);
+  return EMBER_OK;
+}
+
 static ember_status staging_start(void) {
   if (vk_staging_buffer) return EMBER_OK;
   uint32_t type;
@@ -311,7 +321,8 @@ ember_status vk_upload(vk_alloc *a, VkDeviceSize off, const void *src, size_t n)
 ember_status vk_download(vk_alloc *a, VkDeviceSize off, void *dst, size_t n) {
   if (n == 0) return EMBER_OK;
   if (vk_direct_host_access(a)) {
-    if (a->used && vk_batch_busy(a->buffer, a->offset + off, n) && vk_batch_wait() != EMBER_OK)
+    if (((a->used && vk_batch_busy(a->buffer, a->offset + off, n)) || vk_errors_pending()) &&
+        vk_batch_wait() != EMBER_OK)
       return EMBER_ERROR;
     memcpy(dst, (const char *)a->mapped + off, n);
     return EMBER_OK;

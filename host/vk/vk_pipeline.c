@@ -253,6 +253,15 @@ ember_status vk_launch(const vk_launch_args *a) {
   VkDescriptorSet set;
   if (vk_batch_descriptor_set(&set) != EMBER_OK) return EMBER_ERROR;
   for (int i = 0; i < VK_MAX_BINDINGS; i++) {
+    if (i == VK_ERROR_BINDING && a->error_slot) {
+      void vk_error_binding(int k, VkDescriptorBufferInfo *info);
+      vk_error_binding(a->error_slot, &info[i]);
+      w[i] = (VkWriteDescriptorSet){ .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set,
+                                     .dstBinding = (uint32_t)i, .descriptorCount = 1,
+                                     .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                     .pBufferInfo = &info[i] };
+      continue;
+    }
     vk_alloc *al = i < a->nbind && a->bind[i] ? vk_storage_alloc(a->bind[i]->storage) : &dummy;
     if (al == NULL)
       return ember_error("vulkan: %s: binding %d is not a vulkan tensor", a->shader, i);

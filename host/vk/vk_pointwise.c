@@ -26,23 +26,9 @@ static int fits(const vk_layout *l, int n) {
   for (int k = 0; k < n; k++) {
     if (l->offset[k] > INT32_MAX) return 0;
     for (int d = 0; d < l->ndim; d++)
-      if (l->stride[k][d] > INT32_MAX || l->stride[k][d] < INT32_MIN) return 0;
+      if (!vk_fits_i32(l->stride[k][d])) return 0;
   }
   return 1;
-}
-
-/* An input broadcast to shape, copied to contiguous memory: what lets a layout with
-** more than VK_LAYOUT_DIMS dims left after merging fit the push constants. */
-static ember_tensor *dense(ember_tensor *t, int ndim, const int64_t *shape) {
-  ember_tensor *e = ember_expand(t, ndim, shape);
-  if (e == NULL) return NULL;
-  ember_tensor *d = ember_tensor_empty_on(EMBER_VULKAN, t->dtype, ndim, shape);
-  if (d && ember_copy_(d, e) != EMBER_OK) {
-    ember_tensor_release(d);
-    d = NULL;
-  }
-  ember_tensor_release(e);
-  return d;
 }
 
 static void encode_params(pw_push *p, ember_dtype value_dt, int f64_variant, double p0, double p1) {
@@ -59,7 +45,6 @@ static void encode_params(pw_push *p, ember_dtype value_dt, int f64_variant, dou
   }
 }
 
-/* 0 done, -1 error (set), 1 the layout does not fit the push constants */
 /* The number held by 0-dim cpu tensor t (already in the kernel's compute dtype) as the
 ** shader reads it: float bits, double bits, or an int64. */
 static void put_number(pw_push *p, int k, const ember_tensor *t) {
@@ -78,6 +63,7 @@ static void put_number(pw_push *p, int k, const ember_tensor *t) {
   p->flags |= 1 << (7 + k);
 }
 
+/* 0 done, -1 error (set), 1 the layout does not fit the push constants */
 static int launch(ember_tensor *out, int op, int nin, ember_tensor *const *in,
                   double p0, double p1, int flags) {
   const ember_tensor *t[4] = { out, NULL, NULL, NULL };
@@ -129,14 +115,16 @@ ember_status vk_pointwise(ember_tensor *out, int op, int nin, ember_tensor *cons
   int r = launch(out, op, nin, in, p0, p1, flags);
   if (r <= 0) return r == 0 ? EMBER_OK : EMBER_ERROR;
   /* more merged dims than the push constants hold, or offsets past 32 bits: inputs
-  ** made dense in out's shape, and if that is not enough, the output too */
+  ** made dense in out's shape (which merges all their dims into one), and if that is
+  ** not enough, the output too */
   if (ember_tensor_numel(out) > INT32_MAX)
     return ember_error("vulkan: %lld elements in one elementwise op is beyond 32-bit indexing",
                        (long long)ember_tensor_numel(out));
   ember_tensor *d[3] = { NULL, NULL, NULL };
   ember_status st = EMBER_OK;
   for (int k = 0; k < nin && st == EMBER_OK; k++)
-    if (in[k] && !(d[k] = dense(in[k], out->ndim, out->shape))) st = EMBER_ERROR;
+    if (in[k] && !(d[k] = vk_dense(in[k], EMBER_DTYPE_NONE, out->ndim, out->shape)))
+      st = EMBER_ERROR;
   ember_tensor *tmp = NULL;
   if (st == EMBER_OK && (r = launch(out, op, nin, d, p0, p1, flags)) != 0) {
     if (r < 0) {

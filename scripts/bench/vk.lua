@@ -1,20 +1,28 @@
 -- vk.lua — the Vulkan figures of issue 5, ember's side: each prints
--- "ember <name>\t<seconds per call>" for vk_report.lua to set beside vk_torch.py's
--- "torch <name>" lines from the same run. Timed as the best of 3 rounds of n calls
--- between ember.vk.sync()s, after warm-up calls (pipelines made, memory held).
--- `ember scripts/bench/vk.lua small` uses sizes lavapipe can run (a smoke test).
+-- "ember <name>\t<seconds per call>" for `ratio.lua FILE vulkan` to set beside
+-- vk_torch.py's "torch <name>" lines from the same run. Timed as the best of 3 rounds
+-- of n calls between ember.vk.sync()s, after warm-up calls (pipelines made, memory held).
+--   ember scripts/bench/vk.lua                  the figures
+--   ember scripts/bench/vk.lua small            the same at sizes lavapipe can run (a smoke test)
+--   ember scripts/bench/vk.lua matmul [n ...]   square matmul in GFLOP/s (2 n^3 per
+--       product), f32 and f16, n = 1024, 4096, 8192 unless given (lavapipe: small ones).
+--       f16 takes the cooperative-matrix shader where the device has
+--       VK_NV_cooperative_matrix; EMBER_VK_NO_COOPMAT=1 forces the tiled one,
+--       EMBER_VK_MATMUL_TILE=large|medium|small a tile size of it.
 local ember = require "ember"
 local nn = require "ember.nn"
 local optim = require "ember.optim"
 
-local small = arg[1] == "small"
+local mode = arg[1]
+local small = mode == "small"
 assert(ember.vk.available())
 local info = ember.vk.info()
 io.stderr:write(string.format("vulkan device: %s (%s), cooperative matrix: %s\n", info.name,
                               info.type, info.cooperative_matrix))
 
-local function best(f, n)
-  for _ = 1, 3 do f() end
+-- seconds per call of f: the best of 3 rounds of n calls, after `warm` calls (3)
+local function best(f, n, warm)
+  for _ = 1, warm or 3 do f() end
   ember.vk.sync()
   local t = math.huge
   for _ = 1, 3 do
@@ -30,6 +38,23 @@ local function report(name, t) print(string.format("ember %s\t%.9g", name, t)) e
 
 ember.manual_seed(0)
 local V = { device = "vulkan" }
+
+if mode == "matmul" then
+  local sizes = {}
+  for i = 2, #arg do sizes[#sizes + 1] = assert(tonumber(arg[i]), "sizes are numbers") end
+  if #sizes == 0 then sizes = { 1024, 4096, 8192 } end
+  print(string.format("%-6s %6s %12s %10s", "dtype", "n", "ms", "GFLOP/s"))
+  for _, dt in ipairs { "f32", "f16" } do
+    for _, n in ipairs(sizes) do
+      local a, b = ember.randn(n, n, V):to(dt), ember.randn(n, n, V):to(dt)
+      -- about 0.2 s of work per round at 10 TFLOP/s, at least 2 products
+      local reps = math.max(2, math.min(200, math.floor(2e12 / (2 * n ^ 3))))
+      local t = best(function() return a:matmul(b) end, reps, 2)
+      print(string.format("%-6s %6d %12.4f %10.1f", dt, n, t * 1e3, 2 * n ^ 3 / t / 1e9))
+    end
+  end
+  return
+end
 
 -- matmul f32 and f16 (the f16 one takes the cooperative-matrix path where the device has it)
 for _, n in ipairs(small and { 128, 256 } or { 1024, 4096, 8192 }) do

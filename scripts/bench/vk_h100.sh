@@ -17,4 +17,4 @@ OUT=${OUT:-/tmp}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/vk_bench.txt" 2>&1 || true
 build/ember scripts/bench/vk.lua > "$OUT/vk_raw.txt" 2>> "$OUT/vk_bench.txt"
 python3 scripts/bench/vk_torch.py >> "$OUT/vk_raw.txt" 2>> "$OUT/vk_bench.txt"
-build/ember scripts/bench/vk_report.lua "$OUT/vk_raw.txt" | tee -a "$OUT/vk_bench.txt"
+build/ember scripts/bench/ratio.lua "$OUT/vk_raw.txt" vulkan | tee -a "$OUT/vk_bench.txt"

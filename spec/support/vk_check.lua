@@ -101,6 +101,16 @@ function M.check(case)
   end
 end
 
+-- The opening of every spec/vk/<family>.lua: seeds the generator, returns the list of
+-- cases (the file returns it) and the function that adds one:
+--   local cases, case = V.cases(11)
+--   case { "add 37", fn, { inputs } }
+function M.cases(seed)
+  ember.manual_seed(seed)
+  local cases = {}
+  return cases, function(c) cases[#cases + 1] = c end
+end
+
 -- Seeded inputs: uniform in [lo, hi), a view made by a Lua function, or integers.
 local gen = ember.Generator and ember.Generator(1234) or nil
 function M.rand(shape, lo, hi, dtype)

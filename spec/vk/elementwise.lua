@@ -5,9 +5,7 @@ local ember = require "ember"
 local V = require "vk_check"
 local rand, randint = V.rand, V.randint
 
-ember.manual_seed(7)
-local cases = {}
-local function case(c) cases[#cases + 1] = c end
+local cases, case = V.cases(7)
 
 local function inputs2(shape_a, shape_b, lo, hi)
   return { rand(shape_a, lo, hi), rand(shape_b, lo, hi) }

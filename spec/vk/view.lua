@@ -5,9 +5,7 @@ local ember = require "ember"
 local V = require "vk_check"
 local rand = V.rand
 
-ember.manual_seed(5)
-local cases = {}
-local function case(c) cases[#cases + 1] = c end
+local cases, case = V.cases(5)
 local x = rand({ 4, 6, 5 })
 
 case { "view", function(a) return a:view(6, 20) + 0 end, { x } }
