@@ -33,23 +33,12 @@
 
 /* {====== helpers */
 
-ember_dtype vk_ix_raw(ember_dtype dt) {
-  switch (ember_dtype_size(dt)) {
-  case 1: return EMBER_U8;
-  case 2: return EMBER_I16;
-  case 4: return EMBER_I32;
-  default: return EMBER_I64;
-  }
-}
-
-static int i32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
-
 ember_status vk_ix_fit32(const ember_call *c, int n, const ember_tensor *const *ts) {
   for (int k = 0; k < n; k++) {
     const ember_tensor *t = ts[k];
     if (t == NULL) continue;
     int ok = t->storage->nbytes / ember_dtype_size(t->dtype) <= INT32_MAX;
-    for (int d = 0; d < t->ndim && ok; d++) ok = i32(t->stride[d]);
+    for (int d = 0; d < t->ndim && ok; d++) ok = vk_fits_i32(t->stride[d]);
     if (!ok)
       return ember_op_error(c, "vulkan addresses tensors with 32-bit element offsets; a "
                             "tensor of %zu bytes is beyond that", t->storage->nbytes);
@@ -334,7 +323,7 @@ static ember_status gather_run(ember_call *c, const ember_tensor *out, const emb
   a.spec[4] = (uint32_t)vk_dtype_code(ix->dtype);
   a.spec[5] = (uint32_t)check;
   vk_groups_1d(n, WG, a.groups);
-  ember_dtype dts[2] = { vk_ix_raw(out->dtype), ix->dtype };
+  ember_dtype dts[2] = { vk_raw_dtype(out->dtype), ix->dtype };
   return vk_ix_launch(&a, "index_gather", 2, dts);
 }
 
@@ -408,7 +397,7 @@ static ember_status scatter_pass(int mode, scatter_push *p, const ember_tensor *
   a.spec[6] = (uint32_t)vk_dtype_code(compute);
   vk_groups_1d(p->numel, WG, a.groups);
   /* only the passes that read the index need its dtype's variant */
-  ember_dtype dts[2] = { mode == SC_SEGSUM ? compute : vk_ix_raw(vdt), idt };
+  ember_dtype dts[2] = { mode == SC_SEGSUM ? compute : vk_raw_dtype(vdt), idt };
   return vk_ix_launch(&a, "index_scatter", mode == SC_TARGET ? 2 : 1, dts);
 }
 
@@ -574,7 +563,7 @@ ember_status vk_one_hot(ember_call *c) {
 ** the same storages so): its integer path moves bits, so f64 needs no f64 support and
 ** every value, NaN payloads and i64 past 2^53 included, lands as the cpu writes it. */
 ember_status vk_masked_fill(ember_call *c) {
-  ember_dtype raw = vk_ix_raw(c->out[0]->dtype);
+  ember_dtype raw = vk_raw_dtype(c->out[0]->dtype);
   char value[8];
   ember_scalar_bytes(c->out[0]->dtype, c->attr[0].f, c->attr[0].i, value);
   ember_tensor *h = ember_tensor_empty(raw, 0, NULL);
@@ -622,7 +611,7 @@ static ember_status count_pass(int mode, int kind, count_push *p, const ember_te
   } else {
     vk_groups_1d((int64_t)p->nblocks * WG, WG, l.groups);
   }
-  ember_dtype raw = vk_ix_raw(a->dtype);
+  ember_dtype raw = vk_raw_dtype(a->dtype);
   return vk_ix_launch(&l, "index_count", 1, &raw);
 }
 

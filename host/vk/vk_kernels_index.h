@@ -10,7 +10,6 @@
 
 /* The integer dtype of dt's element size: the index, shape and sort shaders move
 ** elements as raw bits (shaders/index_raw.glsl). */
-ember_dtype vk_ix_raw(ember_dtype dt);
 /* EMBER_OK when every tensor of ts[0..n) (NULL entries skipped) can be addressed with
 ** 32-bit element offsets and strides; else an error naming the op. */
 ember_status vk_ix_fit32(const ember_call *c, int n, const ember_tensor *const *ts);

@@ -48,13 +48,6 @@ static void ce_free(ce_args *a) {
   ember_tensor_release(a->g);
 }
 
-static ember_tensor *dense_as(ember_tensor *t, ember_dtype dt) {
-  ember_tensor *d = ember_to_dtype(t, dt);
-  ember_tensor *c = d ? ember_contiguous(d) : NULL;
-  ember_tensor_release(d);
-  return c;
-}
-
 static int fits(int64_t v) { return v >= 0 && v <= INT32_MAX; }
 
 static ember_status ce_setup(ember_call *c, ce_args *a, int xi) {
@@ -69,8 +62,8 @@ static ember_status ce_setup(ember_call *c, ce_args *a, int xi) {
     for (int d = 2; d < x0->ndim; d++) a->s *= x0->shape[d];
   }
   a->x = ember_contiguous(c->in[xi]);
-  a->t = dense_as(c->in[xi + 1], EMBER_I64);
-  if (c->nin > xi + 2 && c->in[xi + 2]) a->w = dense_as(c->in[xi + 2], c->compute);
+  a->t = vk_dense(c->in[xi + 1], EMBER_I64, 0, NULL);
+  if (c->nin > xi + 2 && c->in[xi + 2]) a->w = vk_dense(c->in[xi + 2], c->compute, 0, NULL);
   if (xi == 1) a->g = ember_contiguous(c->in[0]);
   if (!a->x || !a->t || (c->nin > xi + 2 && c->in[xi + 2] && !a->w) || (xi == 1 && !a->g))
     return EMBER_ERROR;

@@ -66,7 +66,7 @@ static ember_status block_pass(lines *L, const ember_tensor *K, const ember_tens
   int64_t groups = L->b.nchunks > 1 ? (int64_t)L->b.rows * L->b.nchunks
                                     : ((int64_t)L->b.rows + c / L->b.seg - 1) / (c / L->b.seg);
   vk_groups_1d(groups * WG, WG, a.groups);
-  ember_dtype raw = vk_ix_raw(L->dt);      /* keys come from bits: f64 needs no f64 variant */
+  ember_dtype raw = vk_raw_dtype(L->dt);      /* keys come from bits: f64 needs no f64 variant */
   return vk_ix_launch(&a, "sort_block", 1, &raw);
 }
 
@@ -84,7 +84,7 @@ static ember_status merge_pass(lines *L, const ember_tensor *K1, const ember_ten
   a.spec[4] = (uint32_t)ember_dtype_size(L->dt);
   a.spec[5] = (uint32_t)vk_dtype_code(L->dt);
   vk_groups_1d((int64_t)L->b.rows * L->b.n, WG, a.groups);
-  ember_dtype raw = vk_ix_raw(L->dt);
+  ember_dtype raw = vk_raw_dtype(L->dt);
   return vk_ix_launch(&a, "sort_merge", 1, &raw);
 }
 

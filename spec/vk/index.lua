@@ -15,9 +15,7 @@ local ember = require "ember"
 local V = require "vk_check"
 local rand, randint = V.rand, V.randint
 
-ember.manual_seed(11)
-local cases = {}
-local function case(c) cases[#cases + 1] = c end
+local cases, case = V.cases(11)
 
 -- the error message of f(...) without the "file:line: " prefix pcall adds
 local function err(f)

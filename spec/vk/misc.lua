@@ -11,9 +11,7 @@ local ember = require "ember"
 local V = require "vk_check"
 local rand, randint = V.rand, V.randint
 
-ember.manual_seed(11)
-local cases = {}
-local function case(c) cases[#cases + 1] = c end
+local cases, case = V.cases(11)
 local function marker() return ember.zeros(1) end
 local function on(m, opts)
   opts = opts or {}
