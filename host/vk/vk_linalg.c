@@ -21,6 +21,14 @@
 **
 ** Element offsets and strides are 32-bit in the shaders: a product whose operands
 ** reach past 2^31 elements is an error naming the op.
+**
+** Environment (tests, tuning, benchmarks):
+**   EMBER_VK_NO_COOPMAT=1        f16 products take the tiled shader
+**   EMBER_VK_COOPMAT_EMULATE=1   (or 8) the cooperative-matrix kernel with its matrix
+**                                operations emulated (matmul_coopmat_emu.comp): tests
+**                                its indexing on devices without tensor cores; slow
+**   EMBER_VK_MATMUL_TILE         large|medium|small|cpu|rows|cols or "bm,bn,bk,tm,tn"
+**   EMBER_VK_COOPMAT_TILE        "bm,bn,bk,wm,wn"
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,9 +101,6 @@ static int64_t tiles_of(const gemm *g, int64_t bm, int64_t bn, int64_t batches) 
   return cdiv(g->m, bm) * cdiv(g->n, bn) * batches;
 }
 
-/* Large tiles where there are enough of them to fill a big GPU (its SM count is not
-** known: 128 workgroups of 256 is about one per SM on the largest); smaller ones when
-** the product has too few tiles to keep the device busy. */
 /* EMBER_VK_MATMUL_TILE="bm,bn,bk,tm,tn" (for tuning): used when the shader can run it */
 static int parse_tile(const char *s, int wide, tile *t) {
   if (sscanf(s, "%d,%d,%d,%d,%d", &t->bm, &t->bn, &t->bk, &t->tm, &t->tn) != 5) return 0;
@@ -109,6 +114,10 @@ static int parse_tile(const char *s, int wide, tile *t) {
          shared <= vk.props.limits.maxComputeSharedMemorySize;
 }
 
+/* Thin tiles for a few rows or columns; on discrete GPUs large tiles where there are
+** enough of them to fill the device (its SM count is not known: 128 workgroups of 256
+** is about one per SM on the largest), smaller ones when the product has too few tiles
+** to keep it busy; lavapipe its own. */
 static tile pick_tile(const gemm *g, int64_t batches, int wide) {
   tile t;
   const char *force = getenv("EMBER_VK_MATMUL_TILE");   /* tests and benchmarks */
