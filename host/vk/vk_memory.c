@@ -36,6 +36,8 @@ struct vk_block {
 
 static vk_block *blocks;
 static int nblocks;
+static VkDeviceSize block_total;  /* bytes of all blocks */
+static VkDeviceSize limit;        /* EMBER_VK_MEMORY_LIMIT: a cap on block_total, 0 none */
 static uint32_t block_type;     /* memory type index for tensors */
 static int block_mappable;
 static VkDeviceSize align;
@@ -101,6 +103,17 @@ static ember_status make_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkM
 ember_status vk_memory_start(void) {
   const char *fs = getenv("EMBER_VK_FORCE_STAGING");
   force_staging = fs && *fs && strcmp(fs, "0") != 0;
+  /* A cap on device memory (bytes, or with K/M/G): an app sharing the GPU with its
+  ** own rendering keeps ember inside a budget; past it allocations fail as when the
+  ** device is full. */
+  const char *lim = getenv("EMBER_VK_MEMORY_LIMIT");
+  if (lim && *lim) {
+    char *end;
+    double v = strtod(lim, &end);
+    double unit = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0 :
+                  *end == 'G' || *end == 'g' ? 1073741824.0 : 1.0;
+    limit = v > 0 ? (VkDeviceSize)(v * unit) : 0;
+  }
   align = vk.props.limits.minStorageBufferOffsetAlignment;
   if (align < MIN_ALIGN) align = MIN_ALIGN;
   block_bytes = BLOCK_BYTES;
@@ -144,6 +157,7 @@ static ember_status staging_start(void) {
 }
 
 static void block_destroy(vk_block *b) {
+  block_total -= b->size;
   if (b->mapped) vkUnmapMemory(vk.dev, b->memory);
   vkDestroyBuffer(vk.dev, b->buffer, NULL);
   vkFreeMemory(vk.dev, b->memory, NULL);
@@ -170,6 +184,11 @@ static ember_status block_new(VkDeviceSize size, vk_block **out) {
   if ((uint32_t)nblocks >= vk.props.limits.maxMemoryAllocationCount)
     return ember_error("vulkan: out of device memory: the driver allows %u allocations",
                        vk.props.limits.maxMemoryAllocationCount);
+  if (limit && block_total + size > limit)
+    return ember_error("vulkan: out of device memory allocating a block of %llu bytes: "
+                       "EMBER_VK_MEMORY_LIMIT allows %llu and %llu are held (%zu bytes of tensors)",
+                       (unsigned long long)size, (unsigned long long)limit,
+                       (unsigned long long)block_total, in_use);
   vk_block *b = calloc(1, sizeof *b);
   if (b == NULL) return ember_error("out of memory");
   VkBufferCreateInfo bi = { .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size,
@@ -204,6 +223,7 @@ static ember_status block_new(VkDeviceSize size, vk_block **out) {
   b->next = blocks;
   blocks = b;
   nblocks++;
+  block_total += size;
   *out = b;
   return EMBER_OK;
 }
