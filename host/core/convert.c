@@ -181,21 +181,26 @@ static void convert_loop(char **data, const int64_t *strides, int64_t n, void *c
     ember_convert(c->to, data[0] + i * strides[0], c->from, data[1] + i * strides[1], 1);
 }
 
+/* src must broadcast to dst's shape exactly */
+static ember_status check_broadcast(const ember_tensor *dst, const ember_tensor *src) {
+  int nd;
+  int64_t shape[EMBER_MAX_DIMS];
+  if (ember_broadcast_shapes("copy_", dst->ndim, dst->shape, src->ndim, src->shape, &nd,
+                             shape) != EMBER_OK)
+    return EMBER_ERROR;
+  if (nd != dst->ndim || memcmp(shape, dst->shape, nd * sizeof *shape) != 0) {
+    char a[64], b[64];
+    return ember_error("copy_: source of shape %s cannot be broadcast to destination %s",
+                       ember_shape_str(src, a, sizeof a), ember_shape_str(dst, b, sizeof b));
+  }
+  return EMBER_OK;
+}
+
 ember_status ember_copy_(ember_tensor *dst, const ember_tensor *src) {
   ember_device dev = dst->storage->device != EMBER_CPU ? dst->storage->device : src->storage->device;
   if (dev != EMBER_CPU) {
     const ember_backend *b = ember_backend_of(dev);
-    if (b == NULL) return EMBER_ERROR;
-    int nd;
-    int64_t shape[EMBER_MAX_DIMS];
-    if (ember_broadcast_shapes("copy_", dst->ndim, dst->shape, src->ndim, src->shape, &nd,
-                               shape) != EMBER_OK)
-      return EMBER_ERROR;
-    if (nd != dst->ndim || memcmp(shape, dst->shape, nd * sizeof *shape) != 0) {
-      char a[64], c[64];
-      return ember_error("copy_: source of shape %s cannot be broadcast to destination %s",
-                         ember_shape_str(src, a, sizeof a), ember_shape_str(dst, c, sizeof c));
-    }
+    if (b == NULL || check_broadcast(dst, src) != EMBER_OK) return EMBER_ERROR;
     if (b->copy(dst, src) != EMBER_OK) return EMBER_ERROR;
     dst->storage->version++;
     return EMBER_OK;
@@ -220,16 +225,7 @@ ember_status ember_copy_(ember_tensor *dst, const ember_tensor *src) {
     ember_tensor_release(tmp);
     return st;
   }
-  int nd;
-  int64_t shape[EMBER_MAX_DIMS];
-  if (ember_broadcast_shapes("copy_", dst->ndim, dst->shape, src->ndim, src->shape, &nd,
-                             shape) != EMBER_OK)
-    return EMBER_ERROR;
-  if (nd != dst->ndim || memcmp(shape, dst->shape, nd * sizeof *shape) != 0) {
-    char a[64], b[64];
-    return ember_error("copy_: source of shape %s cannot be broadcast to destination %s",
-                       ember_shape_str(src, a, sizeof a), ember_shape_str(dst, b, sizeof b));
-  }
+  if (check_broadcast(dst, src) != EMBER_OK) return EMBER_ERROR;
   convert_ctx c = { dst->dtype, src->dtype };
   ember_iter_run(dst, 1, &src, convert_loop, &c);
   dst->storage->version++;

@@ -57,6 +57,17 @@ void ember_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 int64_t ember_shape_numel(int ndim, const int64_t *shape);
 int ember_same_shape(const ember_tensor *a, const ember_tensor *b);
 
+/* A 0-dim tensor read as a 1-element vector: a header copy over the same storage. */
+static inline ember_tensor ember_as_vector(const ember_tensor *t) {
+  ember_tensor v = *t;
+  if (v.ndim == 0) {
+    v.ndim = 1;
+    v.shape[0] = 1;
+    v.stride[0] = 1;
+  }
+  return v;
+}
+
 /* "2x3", scalar "[]" — for error messages. */
 char *ember_shape_text(int ndim, const int64_t *shape, char *buf, size_t n);
 

@@ -9,7 +9,7 @@
 ** subtract c->index_base; those that write them (nonzero, topk, sort) add it.
 ** Except scatter_add (which adds, in the compute dtype f32/f64/i64), every kernel
 ** moves elements as bytes, so it serves every dtype. A 0-dim tensor is read as a
-** 1-element vector through a header copy (as_vector) that is never released.
+** 1-element vector through a header copy (ember_as_vector) that is never released.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +19,6 @@
 
 /* {====== helpers */
 
-static ember_tensor as_vector(const ember_tensor *t) {
-  ember_tensor v = *t;
-  if (v.ndim == 0) {
-    v.ndim = 1;
-    v.shape[0] = 1;
-    v.stride[0] = 1;
-  }
-  return v;
-}
 
 static inline int64_t read_index(ember_dtype dt, const char *p) {
   return dt == EMBER_I64 ? *(const int64_t *)p : ember_load_i64(dt, p);
@@ -98,7 +89,7 @@ static void select_blocks(void *ctx, int64_t lo, int64_t hi) {
 }
 
 ember_status ember_cpu_index_select(ember_call *c) {
-  ember_tensor t = as_vector(c->in[0]), ix = as_vector(c->in[1]);
+  ember_tensor t = ember_as_vector(c->in[0]), ix = ember_as_vector(c->in[1]);
   int d = (int)c->attr[0].i;
   int64_t m = ix.shape[0], size = t.shape[d];
   int64_t *idx = malloc((size_t)(m > 0 ? m : 1) * sizeof *idx);
@@ -202,7 +193,7 @@ static void init_ctx(move_ctx *m, const ember_call *c, const ember_tensor *a,
 }
 
 ember_status ember_cpu_gather(ember_call *c) {
-  ember_tensor t = as_vector(c->in[0]), ix = as_vector(c->in[1]), out = as_vector(c->out[0]);
+  ember_tensor t = ember_as_vector(c->in[0]), ix = ember_as_vector(c->in[1]), out = ember_as_vector(c->out[0]);
   int d = (int)c->attr[0].i;
   move_ctx m;
   init_ctx(&m, c, &t, &ix, d);
@@ -271,7 +262,7 @@ static ember_status scatter_common(ember_call *c, ember_row_fn row) {
   ember_tensor *dst = c->out[0], *src = c->nin > 2 ? c->in[2] : NULL;
   int d = (int)c->attr[0].i;
   if (dst != c->in[0] && ember_copy_(dst, c->in[0]) != EMBER_OK) return EMBER_ERROR;
-  ember_tensor o = as_vector(dst), ix = as_vector(c->in[1]);
+  ember_tensor o = ember_as_vector(dst), ix = ember_as_vector(c->in[1]);
   move_ctx m;
   init_ctx(&m, c, &o, &ix, d);
   char value[8];
@@ -282,7 +273,7 @@ static ember_status scatter_common(ember_call *c, ember_row_fn row) {
     else ember_scalar_bytes(o.dtype, c->attr[1].f, c->attr[1].i, value);
     m.value = value;
   } else {
-    s = as_vector(src);
+    s = ember_as_vector(src);
     m.b = ember_tensor_data(&s);
   }
   ember_walk w;
@@ -531,7 +522,7 @@ static void sort_line(const ember_walk *w, void *ctx) {
 
 /* Lines of in[0] along dim d: out[0] gets the k first values, out[1] their positions. */
 static ember_status run_lines(ember_call *c, int d, int64_t k, int flip) {
-  ember_tensor t = as_vector(c->in[0]), v = as_vector(c->out[0]), ix = as_vector(c->out[1]);
+  ember_tensor t = ember_as_vector(c->in[0]), v = ember_as_vector(c->out[0]), ix = ember_as_vector(c->out[1]);
   int64_t shape[EMBER_MAX_DIMS], s0[EMBER_MAX_DIMS], s1[EMBER_MAX_DIMS], s2[EMBER_MAX_DIMS];
   int m = 0;
   for (int q = 0; q < t.ndim; q++) {
@@ -559,7 +550,7 @@ ember_status ember_cpu_topk(ember_call *c) {
 
 ember_status ember_cpu_sort(ember_call *c) {
   int d = (int)c->attr[0].i;
-  ember_tensor t = as_vector(c->in[0]);
+  ember_tensor t = ember_as_vector(c->in[0]);
   return run_lines(c, d, t.shape[d], (int)c->attr[1].i);
 }
 

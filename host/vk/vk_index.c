@@ -57,16 +57,6 @@ ember_status vk_ix_launch(vk_launch_args *a, const char *base, int ndt, const em
   return vk_launch(a);
 }
 
-/* A 0-dim tensor read as a 1-element vector (a header copy over the same storage). */
-static ember_tensor as_vector(const ember_tensor *t) {
-  ember_tensor v = *t;
-  if (v.ndim == 0) {
-    v.ndim = 1;
-    v.shape[0] = 1;
-    v.stride[0] = 1;
-  }
-  return v;
-}
 
 /* Merge adjacent dims that every stride array walks as one, drop dims of 1: the
 ** row-major order of the elements stays the same. Returns the dims left. */
@@ -328,7 +318,7 @@ static ember_status gather_run(ember_call *c, const ember_tensor *out, const emb
 }
 
 ember_status vk_index_select(ember_call *c) {
-  ember_tensor t = as_vector(c->in[0]), ix = as_vector(c->in[1]), out = as_vector(c->out[0]);
+  ember_tensor t = ember_as_vector(c->in[0]), ix = ember_as_vector(c->in[1]), out = ember_as_vector(c->out[0]);
   int d = (int)c->attr[0].i;
   int64_t ss[EMBER_MAX_DIMS], is[EMBER_MAX_DIMS], size = t.shape[d];
   for (int q = 0; q < t.ndim; q++) {
@@ -343,7 +333,7 @@ ember_status vk_index_select(ember_call *c) {
 }
 
 ember_status vk_gather(ember_call *c) {
-  ember_tensor t = as_vector(c->in[0]), ix = as_vector(c->in[1]), out = as_vector(c->out[0]);
+  ember_tensor t = ember_as_vector(c->in[0]), ix = ember_as_vector(c->in[1]), out = ember_as_vector(c->out[0]);
   int d = (int)c->attr[0].i;
   int64_t ss[EMBER_MAX_DIMS], size = t.shape[d];
   for (int q = 0; q < t.ndim; q++) ss[q] = q == d ? 0 : t.stride[q];
@@ -481,7 +471,7 @@ static ember_status scatter_common(ember_call *c, int add) {
   ember_tensor *dst = c->out[0], *src = c->nin > 2 ? c->in[2] : NULL;
   const ember_tensor *user = c->nin > 2 ? c->in_user[2] : NULL;
   int d = (int)c->attr[0].i;
-  ember_tensor o = as_vector(dst), ix = as_vector(c->in[1]);
+  ember_tensor o = ember_as_vector(dst), ix = ember_as_vector(c->in[1]);
   uint8_t value[8] = {0};
   int one = !add && (src == NULL || (user->flags & EMBER_TENSOR_WRAPPED_NUMBER));
   if (one && one_value(c, src ? user : NULL, o.dtype, value) != EMBER_OK) return EMBER_ERROR;
@@ -493,7 +483,7 @@ static ember_status scatter_common(ember_call *c, int add) {
   /* a strided in-place target: scattered into a contiguous copy, copied back */
   ember_tensor *T = ember_contiguous(dst);
   if (T == NULL) return EMBER_ERROR;
-  ember_tensor tv = as_vector(T), sv = src && !one ? as_vector(src) : tv;
+  ember_tensor tv = ember_as_vector(T), sv = src && !one ? ember_as_vector(src) : tv;
   ember_status st = scatter_into(c, &tv, &ix, one ? NULL : &sv, value, d,
                                  add ? SCATTER_ADD : SCATTER, c->compute, &e);
   if (st == EMBER_OK && T != dst) st = ember_copy_(dst, T);

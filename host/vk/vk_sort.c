@@ -134,20 +134,10 @@ ember_status vk_sort_pairs(ember_tensor **K, ember_tensor **P, int64_t rows, int
   return sort_lines(&L, K, P);
 }
 
-/* A 0-dim tensor read as a 1-element vector (a header copy over the same storage). */
-static ember_tensor as_vector(const ember_tensor *t) {
-  ember_tensor v = *t;
-  if (v.ndim == 0) {
-    v.ndim = 1;
-    v.shape[0] = 1;
-    v.stride[0] = 1;
-  }
-  return v;
-}
 
 /* Lines of in[0] along dim d: out[0] gets the k first values, out[1] their positions. */
 static ember_status run_lines(ember_call *c, int d, int64_t k, int flip) {
-  ember_tensor t = as_vector(c->in[0]), v = as_vector(c->out[0]), ix = as_vector(c->out[1]);
+  ember_tensor t = ember_as_vector(c->in[0]), v = ember_as_vector(c->out[0]), ix = ember_as_vector(c->out[1]);
   int64_t n = t.shape[d], rows = 1, inner = 1;
   const ember_tensor *ts[3] = { &t, &v, &ix };
   if (vk_ix_fit32(c, 3, ts) != EMBER_OK) return EMBER_ERROR;
@@ -190,6 +180,6 @@ ember_status vk_topk(ember_call *c) {
 
 ember_status vk_sort(ember_call *c) {
   int d = (int)c->attr[0].i;
-  ember_tensor t = as_vector(c->in[0]);
+  ember_tensor t = ember_as_vector(c->in[0]);
   return run_lines(c, d, t.shape[d], (int)c->attr[1].i);
 }
