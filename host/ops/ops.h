@@ -235,6 +235,14 @@ ember_status ember_broadcast_inputs(ember_call *c, int n, int *nd, int64_t *shap
 ** gets the broadcast shape and the promoted dtype (or out_dt if not NONE). */
 ember_status ember_infer_broadcast(ember_call *c, int n, ember_dtype out_dt, uint32_t native);
 
+/* 1 when an input lives on a device: some device kernels take dtypes the cpu's do not
+** (the Vulkan products read f16 and bf16 as stored), and infer may skip casts for them. */
+static inline int ember_call_on_device(const ember_call *c) {
+  for (int i = 0; i < c->nin; i++)
+    if (c->in[i] && c->in[i]->storage->device != EMBER_CPU) return 1;
+  return 0;
+}
+
 /* Attribute accessors by position. */
 static inline int64_t ember_attr_int(const ember_call *c, int k) { return c->attr[k].i; }
 static inline double ember_attr_float(const ember_call *c, int k) { return c->attr[k].f; }

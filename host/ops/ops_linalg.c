@@ -26,12 +26,6 @@ static ember_status shape_error(ember_call *c, const ember_tensor *a, const embe
 }
 
 /* Are the call's operands on a device other than the cpu? */
-static int on_device(const ember_call *c) {
-  for (int i = 0; i < c->nin; i++)
-    if (c->in[i] && c->in[i]->storage->device != EMBER_CPU) return 1;
-  return 0;
-}
-
 /* Inputs [first, first + n) share one dtype that a product takes; the kernel computes
 ** in f32/f64/i64 and output 0 keeps the inputs' dtype. The Vulkan kernels read f16 and
 ** bf16 operands as stored (f16 goes to the tensor cores where there are some), sum in
@@ -45,7 +39,7 @@ static ember_status product_dtype(ember_call *c, int first, int n) {
   if (dt == EMBER_BOOL) return ember_op_error(c, "not defined for bool tensors");
   c->compute = ember_compute_dtype(dt, PRODUCT_NATIVE);
   c->out_dtype[0] = dt;
-  if ((dt == EMBER_F16 || dt == EMBER_BF16) && on_device(c)) return EMBER_OK;
+  if ((dt == EMBER_F16 || dt == EMBER_BF16) && ember_call_on_device(c)) return EMBER_OK;
   ember_cast_inputs(c, first, n, c->compute);
   c->out_kernel[0] = c->compute;
   return EMBER_OK;

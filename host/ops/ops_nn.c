@@ -66,8 +66,10 @@ static ember_status infer_linear(ember_call *c) {
   for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
   shape[x->ndim - 1] = w->shape[0];
   c->compute = ember_compute_dtype(dt, EMBER_FLOATS | EMBER_INTS_NATIVE);
-  ember_cast_inputs(c, 0, c->nin, c->compute);
   ember_set_out(c, 0, dt, x->ndim, shape);
+  /* the Vulkan GEMM reads f16/bf16 as stored and writes the result in it (as matmul) */
+  if ((dt == EMBER_F16 || dt == EMBER_BF16) && ember_call_on_device(c)) return EMBER_OK;
+  ember_cast_inputs(c, 0, c->nin, c->compute);
   c->out_kernel[0] = c->compute;
   return EMBER_OK;
 }

@@ -131,6 +131,8 @@ case { "linear transposed input", function(x, w, b) return linear(x:transpose(1,
 case { "linear transposed weight", function(x, w, b) return linear(x, w:t(), b) end,
        { rand({ 6, 70 }), rand({ 70, 45 }), rand({ 45 }) } }
 case { "linear f64", linear, { rand({ 6, 20 }, -1, 1, "f64"), rand({ 8, 20 }, -1, 1, "f64"), rand({ 8 }, -1, 1, "f64") } }
+case { "linear f16", linear, { rand({ 6, 20 }):to("f16"), rand({ 8, 20 }):to("f16"), rand({ 8 }):to("f16") }, tol = 1e-2 }
+case { "linear bf16 3-D", linear, { rand({ 2, 6, 20 }):to("bf16"), rand({ 8, 20 }):to("bf16"), rand({ 8 }):to("bf16") }, tol = 2e-2 }
 case { "linear i64", linear, { randint(-9, 9, { 5, 6 }), randint(-9, 9, { 4, 6 }), randint(-9, 9, { 4 }) } }
 case { "linear f16", linear, { rand({ 2, 10, 64 }):to("f16"), rand({ 48, 64 }):to("f16"), rand({ 48 }):to("f16") }, tol = 1e-2 }
 case { "linear f16 aligned", linear, { rand({ 16, 64 }):to("f16"), rand({ 48, 64 }):to("f16"), rand({ 48 }):to("f16") }, tol = 1e-2 }
