@@ -1,9 +1,13 @@
 #!/bin/sh
 # vk_h100.sh — the Vulkan benchmarks on the GPU machine (the `device` tool), one call:
 #   device run, carry [".gl", ".debs", "build"]: sh scripts/bench/vk_h100.sh
-# It unpacks the Vulkan loader and ember's runtime libraries (../shared/GPU.md has how
-# to download them once into .gl/ and .debs/), runs vk.lua and its torch peer in the
-# same run, and writes the table to $OUT/vk_bench.txt.
+# It unpacks the Vulkan loader and ember's runtime libraries, downloaded once here with
+#   mkdir -p .gl .debs   (both git-ignored through .git/info/exclude)
+#   (cd .gl && apt-get download libvulkan1)
+#   (cd .debs && apt-get download liblua5.4-0 libopenblas0 libopenblas0-pthread \
+#      libgfortran5 libreadline8 libgomp1)
+# runs vk.lua and its torch peer in the same run, and writes the table to
+# $OUT/vk_bench.txt.
 set -e
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
