@@ -114,6 +114,26 @@ end
 print(string.format("\ntraining took %.1f s: MLP %.2f%%, CNN %.2f%% test accuracy",
                     ember.monotonic() - t_train, 100 * results.mlp.test_accuracy,
                     100 * results.cnn.test_accuracy))
+
+-- the same models on the GPU (Mesa's lavapipe where there is none): moved, not rebuilt
+local vk_ok, why = ember.vk.available()
+if vk_ok then
+  step("on Vulkan: " .. ember.vk.info().name .. " (" .. ember.vk.info().type .. ")")
+  for _, kind in ipairs({ "mlp", "cnn" }) do
+    local data = require "ember.data"
+    local ds = data.digits{ images = kind == "cnn" }
+    local _, test = table.unpack(data.random_split(ds, { 0.8, 0.2 }, 1))
+    local X, y = test:get_batch(ember.arange(1, data.len(test) + 1))
+    local model = results[kind].model
+    model:to("vulkan")
+    local acc = digits.accuracy(model, X:to("vulkan"), y:to("vulkan"))
+    print(string.format("   %s test accuracy on the device %.2f%%", kind, 100 * acc))
+    check("the " .. kind .. " scores the same on Vulkan", acc == results[kind].test_accuracy)
+    model:to("cpu")
+  end
+else
+  step("Vulkan: not available here (" .. tostring(why) .. ")")
+end
 if failures > 0 then
   print(failures .. " check(s) WRONG")
   os.exit(1)
