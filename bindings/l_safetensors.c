@@ -114,17 +114,19 @@ static int f_info(lua_State *L) {
   return 1;
 }
 
+/* t (a view of the mapping) moved to the device the file was opened for, or t itself */
+static ember_tensor *to_file_device(ember_tensor *t, ember_device device) {
+  if (t == NULL || device == EMBER_CPU) return t;
+  ember_tensor *d = ember_to_device(t, device);
+  ember_tensor_release(t);
+  return d;
+}
+
 static int f_get(lua_State *L) {
   ember_safetensors *f = check_file(L, 1);
   check_info(L, f, 2);
   ember_device device = ((l_file *)lua_touserdata(L, 1))->device;
-  ember_tensor *t = ember_st_get(f, lua_tostring(L, 2));
-  if (t && device != EMBER_CPU) {
-    ember_tensor *d = ember_to_device(t, device);
-    ember_tensor_release(t);
-    t = d;
-  }
-  int r = lember_push(L, t);
+  int r = lember_push(L, to_file_device(ember_st_get(f, lua_tostring(L, 2)), device));
   lember_gc_pace(L);
   return r;
 }
@@ -217,6 +219,7 @@ static int s_index(lua_State *L) {
   }
   lua_getiuservalue(L, 1, 1);
   ember_safetensors *f = check_file(L, -1);
+  ember_device device = ((l_file *)lua_touserdata(L, -1))->device;
   lua_getiuservalue(L, 1, 2);
   const char *name = lua_tostring(L, -1);
   ember_st_range ranges[EMBER_MAX_DIMS];
@@ -233,7 +236,8 @@ static int s_index(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  int r = lember_push(L, ember_st_get_slice(f, name, n, ranges));
+  /* only the slice's bytes are read; for a device file they go up from there */
+  int r = lember_push(L, to_file_device(ember_st_get_slice(f, name, n, ranges), device));
   lember_gc_pace(L);
   return r;
 }

@@ -370,6 +370,11 @@ describe("vulkan load and save", function()
     assert.are.equal("vulkan", t.b:device())
     same(t.a, a)
     same(t.b, b)
+    -- a slice of a file opened for the device lands there too
+    local f <close> = ember.safetensors.open(path, { device = "vulkan" })
+    local part = f:slice("a")[{ { 2, 3 }, { 1, 5, 2 } }]
+    assert.are.equal("vulkan", part:device())
+    same(part, a[{ { 2, 3 }, { 1, 5, 2 } }]:contiguous())
     -- and device tensors save as they are
     ember.save({ a = t.a }, path)
     same(ember.load(path).a, a)
