@@ -31,7 +31,7 @@ CTESTS   := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
 .PHONY: all deps test sanitize bench demo install clean fuzz lines
 
 all: $(BUILD)/ember $(BUILD)/ember.so $(BUILD)/libember.a $(BUILD)/libember.so \
-     $(BUILD)/embed_example $(CTESTS)
+     $(BUILD)/embed_example $(BUILD)/ember-run $(BUILD)/digits_rt $(CTESTS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -97,7 +97,7 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/ember/lua/ember
-	install -m 755 $(BUILD)/ember $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/ember $(BUILD)/ember-run $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/libember.a $(BUILD)/libember.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ember.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
 	install -m 644 host/include/ember.h $(DESTDIR)$(PREFIX)/include/
@@ -127,6 +127,116 @@ $(BUILD)/fuzz/fuzz_safetensors: $(FUZZ_OBJ)
 
 fuzz: deps $(BUILD)/fuzz/fuzz_safetensors
 	@sh spec/fuzz/run.sh $(BUILD)/fuzz/fuzz_safetensors $(FUZZ_SECONDS)
+
+# {====== the runtime library: libember_rt runs program files with no Lua
+#   make rt                       $(BUILD)/rt/libember_rt.{a,so}: every op, on the CPU
+#   make rt PROGRAM=model.ember   $(BUILD)/rt-model/...: only the ops model.ember uses
+#   make rt RT_VULKAN=1           $(BUILD)/rt-vk/...: every op, with the Vulkan backend
+#   make rt RT_OPS=FILE           only the ops FILE lists, one a line (or none; RT_NAME
+#                                 names the folder)
+#   make rt-size                  stripped sizes of the .so builds beside their goals
+# host/core, ops, cpu, io and rt (and host/vk), never autograd, graph, bindings or Lua:
+# -DEMBER_RT empties each op entry's backward slot and Vulkan slot (EMBER_GRAD, EMBER_VK in
+# ops.h). Every function and object gets its own section and the link keeps what the
+# exported API (ember_rt_*, scripts/build/ember_rt.map) reaches; -z defs proves nothing
+# else is needed. The op table holds the chosen entries only: each family file is
+# compiled from a copy without the others (scripts/build/rt_ops.c says why and how).
+# For size: -Os, but -O2 for the kernels (host/cpu: their loops run about twice as fast
+# as at -Os, for a third more bytes); no unwind tables (C needs none; a backtrace through
+# the library shows less); code shares its pages with read-only data (-z noseparate-code).
+RT_OPS    ?= all
+RT_OPT    ?= -Os
+RT_KERNEL_OPT ?= -O2
+RT_CFLAGS := -std=c11 $(RT_OPT) -Wall -Wextra -fPIC -fopenmp -fno-math-errno -D_GNU_SOURCE \
+             -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -DEMBER_RT \
+             -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/autograd -Ihost/vk \
+             -Ihost/rt $(EXTRA_CFLAGS)
+RT_LIBS   := -fopenmp -lopenblas -lm -lpthread
+RT_FAMILY := $(sort $(wildcard host/ops/ops_*.c))
+RT_SRC    := $(filter-out $(RT_FAMILY),$(sort $(wildcard host/core/*.c host/ops/*.c host/cpu/*.c \
+                                                        host/io/*.c host/rt/*.c)))
+RT_TOOL   := $(BUILD)/rt-tools/rt_ops
+RT_OBJDIR := $(BUILD)/rt/obj
+RT_EXTRA  :=
+ifeq ($(RT_VULKAN),1)
+RT_CFLAGS += -DEMBER_RT_WITH_VULKAN
+RT_SRC    += $(sort $(wildcard host/vk/*.c))
+RT_OBJDIR := $(BUILD)/rt-vk/obj
+RT_EXTRA  := $(RT_OBJDIR)/gen/vk_spirv.o
+RT_LIBS   += -lvulkan
+endif
+ifneq ($(PROGRAM),)
+$(if $(wildcard $(PROGRAM)),,$(error PROGRAM=$(PROGRAM): no such file))
+RT_OPS    := $(BUILD)/rt-$(basename $(notdir $(PROGRAM)))$(if $(filter 1,$(RT_VULKAN)),-vk)/ops.txt
+RT_NAME   ?= rt-$(basename $(notdir $(PROGRAM)))$(if $(filter 1,$(RT_VULKAN)),-vk)
+endif
+RT_NAME   ?= rt$(if $(filter 1,$(RT_VULKAN)),-vk)
+RT_DIR    := $(BUILD)/$(RT_NAME)
+RT_OBJ    := $(RT_SRC:%.c=$(RT_OBJDIR)/%.o) $(RT_FAMILY:host/ops/%.c=$(RT_DIR)/ops/%.o) $(RT_EXTRA)
+
+.PHONY: rt rt-size
+
+rt: $(RT_DIR)/libember_rt.a $(RT_DIR)/libember_rt.so
+
+$(RT_TOOL): scripts/build/rt_ops.c host/io/json.c host/io/json.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -Ihost/io -o $@ scripts/build/rt_ops.c host/io/json.c
+
+$(RT_OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) $(if $(filter host/cpu/%,$<),$(RT_KERNEL_OPT)) -MMD -MP -c $< -o $@
+
+$(RT_OBJDIR)/gen/vk_spirv.o: $(BUILD)/gen/vk_spirv.c
+	@mkdir -p $(dir $@)
+	$(CC) -c -O0 -fPIC -fdata-sections -o $@ $<
+
+# the ops a program uses (rewritten only when they change, so that a new program
+# with the same ops rebuilds nothing)
+$(BUILD)/rt-%/ops.txt: $(PROGRAM) $(RT_TOOL)
+	@mkdir -p $(dir $@)
+	@$(RT_TOOL) program $(PROGRAM) > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+# a family file holding only the chosen entries; a static function no entry names any
+# more is left unused there, which is the point
+$(RT_DIR)/ops/%.c: host/ops/%.c $(RT_TOOL) $(filter-out all none,$(RT_OPS))
+	@mkdir -p $(dir $@)
+	@$(RT_TOOL) filter $(RT_OPS) $< $@
+
+.PRECIOUS: $(RT_DIR)/ops/%.c $(BUILD)/rt-%/ops.txt
+
+$(RT_DIR)/ops/%.o: $(RT_DIR)/ops/%.c
+	$(CC) $(RT_CFLAGS) -Wno-unused-function -MMD -MP -c $< -o $@
+
+-include $(RT_OBJ:.o=.d)
+
+$(RT_DIR)/libember_rt.a: $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(RT_DIR)/libember_rt.so: $(RT_OBJ) scripts/build/ember_rt.map
+	$(CC) -shared -o $@ $(RT_OBJ) -Wl,--gc-sections -Wl,-z,defs -Wl,-z,noseparate-code \
+	  -Wl,--version-script=scripts/build/ember_rt.map $(RT_LIBS)
+
+# every op; none (the runtime's own code: core, io and host/rt over an empty op table);
+# the program given, and each selective build already in $(BUILD)
+rt-size:
+	@$(MAKE) --no-print-directory rt RT_VULKAN= PROGRAM= RT_NAME=rt
+	@$(MAKE) --no-print-directory rt RT_VULKAN= PROGRAM= RT_NAME=rt-none RT_OPS=none
+	@if [ -n "$(PROGRAM)" ]; then $(MAKE) --no-print-directory rt RT_VULKAN= PROGRAM=$(PROGRAM); fi
+	@sh scripts/build/rt_size.sh $(BUILD)
+
+# }======
+
+# programs of the runtime alone, built from the public headers as a user builds them:
+# ember-run and the C example link libember_rt.a and no Lua (RT_VULKAN=1: the Vulkan one)
+RUN_CFLAGS := -std=c11 $(OPT) -g -Wall -Wextra -D_GNU_SOURCE $(SANITIZE) -Ihost/include
+
+$(BUILD)/ember-run: host/tools/ember_run.c $(RT_DIR)/libember_rt.a
+	$(CC) $(RUN_CFLAGS) -o $@ $< $(RT_DIR)/libember_rt.a $(SANITIZE) $(RT_LIBS)
+
+$(BUILD)/digits_rt: scripts/embed/digits_rt.c $(RT_DIR)/libember_rt.a
+	$(CC) $(RUN_CFLAGS) -o $@ $< $(RT_DIR)/libember_rt.a $(SANITIZE) $(RT_LIBS)
 
 # line count per folder, to keep files small
 lines:

@@ -46,6 +46,7 @@ int luaopen_ember(lua_State *L) {
   lember_open_autograd(L, module, methods);
   lember_open_sys(L, module);
   lember_open_device(L, module);
+  lember_open_export(L, module);
   lua_pushcfunction(L, m_ops);
   lua_setfield(L, module, "ops");
   lua_pushliteral(L, EMBER_VERSION);
@@ -61,8 +62,8 @@ int luaopen_ember(lua_State *L) {
   lua_setfield(L, -2, "ember");
   lua_pop(L, 1);
   /* methods written in Lua; optional so the C module works alone */
-  static const char *const parts[] = { "ember.tensor", "ember.safetensors", "ember.autograd" };
-  for (int i = 0; i < 3; i++) {
+  static const char *const parts[] = { "ember.tensor", "ember.safetensors", "ember.autograd", "ember.export" };
+  for (int i = 0; i < 4; i++) {
     lua_getglobal(L, "require");
     lua_pushstring(L, parts[i]);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {

@@ -397,6 +397,17 @@ static void push_binding(lua_State *L, const ember_op *op, int inplace, int unar
   lua_pushcclosure(L, op_call, 2);
 }
 
+/* ember._op(name): a function calling op `name` as ember.<name> would, for any op of
+** the table, those with no Lua function too (export's fused ops, backward kernels):
+** the specs reach them through it. Private: not part of the API. */
+static int l_op_by_name(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const ember_op *op = ember_op_find(name);
+  if (op == NULL) return luaL_error(L, "ember._op: no op named \"%s\"", name);
+  push_binding(L, op, 0, 0);
+  return 1;
+}
+
 void lember_open_ops(lua_State *L, int module, int methods) {
   luaL_newmetatable(L, "ember.wrapped");
   lua_pushcfunction(L, wrapped_close);
@@ -424,6 +435,8 @@ void lember_open_ops(lua_State *L, int module, int methods) {
       lua_settable(L, methods);
     }
   }
+  lua_pushcfunction(L, l_op_by_name);
+  lua_setfield(L, module, "_op");
   static const char *const arith[][2] = {
     {"__add", "add"}, {"__sub", "sub"}, {"__mul", "mul"}, {"__div", "div"},
     {"__unm", "neg"}, {"__pow", "pow"}, {"__mod", "remainder"}, {"__idiv", "floor_divide"},

@@ -1,7 +1,9 @@
 -- demo.lua — `make demo`: a short tour of ember's tensors, then training on the digits
 -- set: an MLP and a small CNN, each to at least 97% test accuracy, with a checkpoint
 -- and the curves written to the folder given as the first argument (default
--- build/demo). Each step prints what it computes and checks it against a known answer.
+-- build/demo); at the end both are exported and run by ember-run, the runtime without
+-- Lua, on the test set. Each step prints what it computes and checks it against a known
+-- answer.
 local ember = require "ember"
 
 local function step(title) io.write("\n== ", title, "\n") end
@@ -134,6 +136,41 @@ if vk_ok then
 else
   step("Vulkan: not available here (" .. tostring(why) .. ")")
 end
+
+-- the same models exported to program files and run by ember-run, which links the
+-- runtime alone (no Lua); it sits beside the ember binary running this script (or on
+-- the PATH, as an installed one does)
+step("export: each model as a program file, run on the test set by ember-run (no Lua)")
+local bindir = (arg and arg[-1] or ""):match("^(.*)/[^/]*$")
+local ember_run = bindir and bindir .. "/ember-run" or "ember-run"
+for _, kind in ipairs({ "mlp", "cnn" }) do
+  local data = require "ember.data"
+  local _, test = table.unpack(data.random_split(data.digits{ images = kind == "cnn" }, { 0.8, 0.2 }, 1))
+  local X, y = test:get_batch(ember.arange(1, data.len(test) + 1))
+  local model = results[kind].model
+  model:eval()
+  local prog_path = string.format("%s/digits_%s.ember", out, kind)
+  local prog = ember.export(function(xb) local l = model(xb); return l, l:argmax(2) end, { X:narrow(1, 1, 8) },
+    { path = prog_path, input_names = { "pixels" }, output_names = { "logits", "class" },
+      dynamic = { batch = { dim = 1, max = 512 } } })
+  print("   " .. tostring(prog))
+  local ins, outs = string.format("%s/digits_%s_test.safetensors", out, kind),
+                    string.format("%s/digits_%s_classes.safetensors", out, kind)
+  ember.save({ pixels = X }, ins)
+  local cmd = string.format("'%s' '%s' '%s' -o '%s'", ember_run, prog_path, ins, outs)
+  print("   $ " .. cmd)
+  local ran = os.execute(cmd)
+  check("ember-run ran the " .. kind .. " program", ran == true)
+  if ran then
+    local class = ember.load(outs).class                 -- 0-based, as in C
+    local acc_rt = class:eq(y - 1):sum():item() / y:size(1)
+    local acc_lua = digits.accuracy(model, X, y)
+    print(string.format("   %s test accuracy: Lua model %.2f%%, ember-run %.2f%%: %s", kind, 100 * acc_lua,
+                        100 * acc_rt, acc_rt == acc_lua and "equal" or "DIFFERENT"))
+    check("ember-run's " .. kind .. " accuracy equals the Lua model's", acc_rt == acc_lua)
+  end
+end
+
 if failures > 0 then
   print(failures .. " check(s) WRONG")
   os.exit(1)

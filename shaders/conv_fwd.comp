@@ -6,9 +6,18 @@
 // the taps (ki, kj) of x[n, ci, oy*s - p + ki*d, ox*s - p + kj*d] * w[o, ci, ki, kj],
 // taps in the padding left out, in the order ci, ki, kj. x, w and bias are read
 // through their strides; the output is contiguous. Data is f32, or f64 in the f64
-// variant (the host picks it for f64 calls), and so is the sum.
+// variant (the host picks it for f64 calls), and so is the sum. Export's fused_conv2d
+// runs it with an activation (ACT) applied to each result as it is stored, in
+// pointwise_math.glsl's math, the eager ops' own.
 #version 450
 #include "common.glsl"
+
+layout(constant_id = 3) const int ACT = 0;  // a pointwise_ops.h code; 0: none
+
+#ifdef HAS_F64
+#define F64_VALUES true
+#endif
+#include "pointwise_math.glsl"
 
 #ifdef HAS_F64
 #define VAL double
@@ -90,6 +99,10 @@ void main() {
   uint ob0 = uint(p.ooff + ((nb * p.oc + o0) * p.oh + oy) * p.ow + ox0);
   for (int q = 0; q < no; q++) {
     VAL bias = p.has_bias != 0 ? LD(b, uint(p.boff + (o0 + q) * p.bstride)) : VAL(0);
-    for (int j = 0; j < nx; j++) ST(o, ob0 + uint(q * plane + j), acc[q][j] + bias);
+    for (int j = 0; j < nx; j++) {
+      VAL v = acc[q][j] + bias;
+      if (ACT != 0) v = pw_float_op(ACT, v, VAL(0), VAL(0), VAL(0), VAL(0), 0);
+      ST(o, ob0 + uint(q * plane + j), v);
+    }
   }
 }

@@ -2,7 +2,8 @@
 // matmul.comp — the tiled GEMM (matmul_tile.glsl) for float operands: f32, f16 and
 // bf16 (the x16 variant reads them as stored and computes in f32), and f64 (the f64
 // variant computes in double). Out and C0 are read and written in their own dtypes.
-// The host (host/vk/vk_linalg.c) picks the tile sizes per device and problem.
+// The host (host/vk/vk_linalg.c) picks the tile sizes per device and problem. The
+// activation of fused_linear is pointwise_math.glsl's, the eager ops' own math.
 #version 450
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
@@ -16,6 +17,11 @@
 #define T4_ZERO T4(0)
 
 #include "matmul_tile.glsl"
+
+#ifdef HAS_F64
+#define F64_VALUES (DT_AB == DT_F64)
+#endif
+#include "pointwise_math.glsl"
 
 VIEWS(0, o)
 VIEWS(1, a)
@@ -68,3 +74,5 @@ T BETA() {
   return uintBitsToFloat(p.sc[1]);
 #endif
 }
+
+T activate(T v) { return pw_float_op(ACT, v, T(0), T(0), T(0), T(0), 0); }

@@ -25,6 +25,7 @@ const bool A_MMAJOR = (CODE & 0x2000) != 0;
 const bool B_VEC = (CODE & 0x4000) != 0;
 const bool B_KMAJOR = (CODE & 0x8000) != 0;
 const bool HAS_C0 = (CODE & 0x10000) != 0;
+const int ACT = (CODE >> 17) & 127;           // fused_linear's activation (0: none)
 
 const int NT = 32 * WM * WN;
 const int FR = BM / WM / 16;          // fragments of a subgroup along m
@@ -49,6 +50,8 @@ layout(push_constant) uniform Push {
   int b0[4], b1[4];
   uint sc[4];           // alpha, beta as floats
 } p;
+
+#include "pointwise_math.glsl"     // fused_linear's activation
 
 VIEWS(0, o)
 VIEWS(3, c)
@@ -174,6 +177,7 @@ void main() {
         if (m >= p.M || n >= p.N) continue;
         float v = alpha * Csh[stage + e];
         if (HAS_C0) v += beta * float(c_load_fl(uint(base_c + m * p.rs[3] + n * p.cs[3])));
+        if (ACT != 0) v = pw_float_op(ACT, v, 0.0, 0.0, 0.0, 0.0, 0);
         o_store_f(uint(base_o + m * p.rs[0] + n * p.cs[0]), v);
       }
       WARP_BARRIER();            // the stage is read before the next fragment goes in

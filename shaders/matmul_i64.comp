@@ -25,3 +25,4 @@ void store_o(int i, T v) { o[i] = v; }
 // alpha in sc[0..1], beta in sc[2..3]
 T ALPHA() { return int64_t(uint64_t(p.sc[0]) | (uint64_t(p.sc[1]) << 32)); }
 T BETA() { return int64_t(uint64_t(p.sc[2]) | (uint64_t(p.sc[3]) << 32)); }
+T activate(T v) { return v; }      // fused_linear takes float operands only

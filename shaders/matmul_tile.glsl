@@ -1,8 +1,10 @@
 // matmul_tile.glsl — the tiled GEMM that matmul.comp (float: f32, f16/bf16 read as
 // f32, f64) and matmul_i64.comp (wrapping int64) share:
 //
-//   out[z][m][n] = alpha * sum_k A[z][m][k] B[z][k][n]  (+ beta * C0[z][m][n])
+//   out[z][m][n] = act(alpha * sum_k A[z][m][k] B[z][k][n]  (+ beta * C0[z][m][n]))
 //
+// act is the identity but for export's fused_linear, whose activation is applied to
+// each result as it is stored.
 // Every operand has its own element offset, row and column strides and strides over
 // two batch dims (0 where it is broadcast), so transposed and expanded views are read
 // in place. A workgroup computes a BM x BN tile of out, each of its (BM/TM)(BN/TN)
@@ -22,7 +24,7 @@
 // The includer defines T, T4 (the accumulator type and its vec4) and T4_ZERO before
 // including this file, and after it
 //   T load_a(int i), T4 load_a4(int i)  (and _b): element i, or 4 from i (i % 4 == 0)
-//   T load_c0(int i), void store_o(int i, T v), T ALPHA(), T BETA()
+//   T load_c0(int i), void store_o(int i, T v), T ALPHA(), T BETA(), T activate(T v)
 
 layout(constant_id = 3) const int BM = 64;
 layout(constant_id = 4) const int BN = 64;
@@ -40,6 +42,8 @@ const bool A_MMAJOR = (CODE & 0x2000) != 0;  // A is contiguous along m (a trans
 const bool B_VEC = (CODE & 0x4000) != 0;
 const bool B_KMAJOR = (CODE & 0x8000) != 0;  // B is contiguous along k (weight^T)
 const bool HAS_C0 = (CODE & 0x10000) != 0;   // beta != 0
+const int ACT = (CODE >> 17) & 127;          // fused_linear's activation, a pointwise_ops.h
+                                             // code applied to each result (0: none)
 
 const int NT = (BM / TM) * (BN / TN);        // invocations; the host sets local_size_x
 const int AU = BM * BK / 4;                  // 4-element units in a tile of A
@@ -70,6 +74,7 @@ T load_c0(int i);
 void store_o(int i, T v);
 T ALPHA();
 T BETA();
+T activate(T v);
 
 shared T4 As[2 * BK * BM4];   // [buffer][k][m / 4]
 shared T4 Bs[2 * BK * BN4];   // [buffer][k][n / 4]
@@ -182,7 +187,7 @@ void main() {
         if (n + j >= p.N) break;
         T v = alpha * acc[i][c][j];
         if (HAS_C0) v += beta * load_c0(base_c + m * p.rs[3] + (n + j) * p.cs[3]);
-        store_o(base_o + m * p.rs[0] + (n + j) * p.cs[0], v);
+        store_o(base_o + m * p.rs[0] + (n + j) * p.cs[0], ACT != 0 ? activate(v) : v);
       }
     }
   }

@@ -52,6 +52,9 @@
 #define PW_NOT 52
 #define PW_ISNAN 53
 #define PW_ISINF 54
+/* unary, fused_pointwise only: x * x and 1 / x, the formulas of pow(x, 2) and 1 / x */
+#define PW_SQUARE 55
+#define PW_RECIPROCAL 56
 /* backward pairs (g, v) */
 #define PW_RELU_BW 60
 #define PW_TANH_BW 61

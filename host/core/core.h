@@ -128,6 +128,10 @@ void ember_parallel_for(int64_t n, int64_t work, ember_range_fn body, void *ctx)
 ** running on a team. */
 int ember_parallel_worth(int64_t work);
 
+/* Threads a parallel region entered here would get: 1 when there is one thread or the
+** caller already runs on a team (a kernel then runs its loop itself: see parallel.c). */
+int ember_parallel_threads(void);
+
 /* }====== */
 
 /* {====== storage and tensors */
@@ -140,6 +144,76 @@ extern void (*ember_autograd_free_hook)(ember_tensor *t);
 
 /* Byte address of the element at the given multi-index (0-based). */
 char *ember_tensor_ptr(const ember_tensor *t, const int64_t *index);
+
+/* }====== */
+
+/* {====== kernel scratch (scratch.c)
+** A kernel's temporaries come from ember_scratch_alloc: the heap, or, while a region
+** is active on this thread, the region's memory (bump allocated, 64-byte aligned,
+** given back in stack order). Tensors a kernel makes inside itself (ember_contiguous,
+** ember_to_dtype, ember_tensor_empty) draw from the region too, header and bytes.
+** The rule: a kernel takes its temporaries on the calling thread, outside OpenMP
+** parallel regions (workers do not see the caller's region): per-thread buffers are
+** one block of nthreads x size, taken before the parallel region. It frees them
+** before it returns. */
+
+typedef struct ember_scratch_block ember_scratch_block;
+
+typedef struct ember_scratch_region {
+  char *base;                 /* the memory blocks come from; NULL: measure mode */
+  size_t size;
+  size_t peak;                /* most bytes live at once (what a region must hold to
+                                 serve the same calls with no overflow) */
+  size_t overflows;           /* blocks that did not fit and came from the heap */
+  ember_scratch_block *top;   /* the newest live block; NULL when all were freed */
+  struct ember_scratch_region *outer;   /* the region active before this one */
+} ember_scratch_region;
+
+/* Prepare r over size bytes at mem (aligned up to 64 inside it); mem NULL: measure
+** mode, every block from the heap, r->peak recorded. */
+void ember_scratch_init(ember_scratch_region *r, void *mem, size_t size);
+/* Make r this thread's active region until the matching ember_scratch_end (they nest). */
+void ember_scratch_begin(ember_scratch_region *r);
+void ember_scratch_end(void);
+ember_scratch_region *ember_scratch_active(void);   /* NULL: none on this thread */
+void *ember_scratch_alloc(size_t n);   /* 64-byte aligned; NULL when out of memory */
+void ember_scratch_free(void *p);      /* NULL is fine */
+
+/* Set on tensor headers drawn from a region (tensor.c gives them back there). */
+#define EMBER_TENSOR_SCRATCH (1u << 31)
+
+/* }====== */
+
+/* {====== view layouts (view.c)
+** Each view maker of ember.h computed with no allocation: the dims, strides and
+** offset (in elements, over t's storage) of the view, checked as the maker checks
+** them (same errors). ember_view, ember_narrow ... wrap one in a new header; the
+** runtime writes one into a header it owns. */
+
+typedef struct ember_layout {
+  int ndim;
+  int64_t shape[EMBER_MAX_DIMS];
+  int64_t stride[EMBER_MAX_DIMS];
+  int64_t offset;
+  int copy;   /* reshape, flatten: t's strides cannot express the shape, so the result
+                 is a contiguous copy of t with this shape (stride, offset: the copy's) */
+} ember_layout;
+
+ember_status ember_view_layout(const ember_tensor *t, int ndim, const int64_t *shape, ember_layout *l);
+ember_status ember_reshape_layout(const ember_tensor *t, int ndim, const int64_t *shape, ember_layout *l);
+ember_status ember_narrow_layout(const ember_tensor *t, int dim, int64_t start, int64_t length,
+                                 ember_layout *l);
+ember_status ember_select_layout(const ember_tensor *t, int dim, int64_t index, ember_layout *l);
+ember_status ember_slice_layout(const ember_tensor *t, int dim, int64_t start, int64_t stop,
+                                int64_t step, ember_layout *l);
+ember_status ember_transpose_layout(const ember_tensor *t, int d0, int d1, ember_layout *l);
+ember_status ember_permute_layout(const ember_tensor *t, int ndim, const int *dims, ember_layout *l);
+ember_status ember_expand_layout(const ember_tensor *t, int ndim, const int64_t *shape, ember_layout *l);
+ember_status ember_squeeze_layout(const ember_tensor *t, int dim, ember_layout *l);
+ember_status ember_unsqueeze_layout(const ember_tensor *t, int dim, ember_layout *l);
+ember_status ember_flatten_layout(const ember_tensor *t, int start, int end, ember_layout *l);
+/* A new header over t's storage with layout l (l->copy must be 0). */
+ember_tensor *ember_layout_view(ember_tensor *t, const ember_layout *l);
 
 /* }====== */
 

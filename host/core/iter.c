@@ -98,7 +98,7 @@ void ember_iter_run(ember_tensor *out, int nin, const ember_tensor *const *in,
   coalesce(&it);
   int64_t inner = it.ndim ? it.shape[it.ndim - 1] : 1;
   int64_t rows = numel / inner;
-  if (numel <= EMBER_PARALLEL_GRAIN) {
+  if (!ember_parallel_worth(numel)) {
     for (int64_t r = 0; r < rows; r++) run_unit(&it, r, 0, inner, loop, ctx);
     return;
   }

@@ -7,7 +7,9 @@
 ** `#pragma omp parallel for if (n > 65536)` took 1.18 us a call, the same loop
 ** behind a plain `if` 0.003 us. A training step runs hundreds of ops on tensors of
 ** 10 to 10 000 elements, where that cost was most of the time, so small work must
-** not reach a parallel construct at all: it calls its loop directly.
+** not reach a parallel construct at all: it calls its loop directly. Nor may any
+** work when one thread would run it: libgomp allocates a team for a region of one
+** thread on every entry, and the runtime's execute allocates nothing.
 */
 #ifdef _OPENMP
 #include <omp.h>
@@ -15,14 +17,17 @@
 
 #include "core.h"
 
-int ember_parallel_worth(int64_t work) {
+int ember_parallel_threads(void) {
 #ifdef _OPENMP
   /* inside a team a nested region would get one thread anyway, at full cost */
-  return work > EMBER_PARALLEL_GRAIN && !omp_in_parallel() && omp_get_max_threads() > 1;
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
-  (void)work;
-  return 0;
+  return 1;
 #endif
+}
+
+int ember_parallel_worth(int64_t work) {
+  return work > EMBER_PARALLEL_GRAIN && ember_parallel_threads() > 1;
 }
 
 void ember_parallel_for(int64_t n, int64_t work, ember_range_fn body, void *ctx) {

@@ -30,6 +30,7 @@ size_t ember_heap_bytes(void) {
 #define CACHE_CLASSES 10                  /* ... up to 64 KiB */
 #define CACHE_MAX_BYTES ((size_t)1 << (CACHE_MIN_SHIFT + CACHE_CLASSES - 1))
 #define CACHE_CLASS_BYTES ((size_t)1 << 20) /* each class keeps up to 1 MiB of blocks */
+#define SCRATCH_CLASS (-2)                /* not cached: a kernel scratch block */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CACHE_ON 0
@@ -117,14 +118,17 @@ ember_storage *ember_storage_new(size_t nbytes) {
   }
   size_t total = HEADER_BYTES + (nbytes ? nbytes : 1);
   total = (total + STORAGE_ALIGN - 1) / STORAGE_ALIGN * STORAGE_ALIGN;
-  int c = size_class(total);
+  /* inside a kernel under a scratch region, the region serves it (scratch.c) */
+  int c = ember_scratch_active() ? SCRATCH_CLASS : size_class(total);
   char *block = NULL;
-  if (c >= 0) {
+  if (c == SCRATCH_CLASS) {
+    block = ember_scratch_alloc(total);
+  } else if (c >= 0) {
     total = (size_t)1 << (CACHE_MIN_SHIFT + c);
     if (cache.n[c] > 0) block = cache.blocks[c][--cache.n[c]];
   }
   if (block == NULL && c >= 0) block = aligned_alloc(STORAGE_ALIGN, total);
-  else if (block == NULL) block = large_take(total, &total);
+  else if (block == NULL && c != SCRATCH_CLASS) block = large_take(total, &total);
   if (block == NULL) {
     ember_error("out of memory: cannot allocate %zu bytes", nbytes);
     return NULL;
@@ -144,11 +148,13 @@ ember_storage *ember_storage_new(size_t nbytes) {
 
 ember_storage *ember_storage_wrap(void *data, size_t nbytes, ember_alloc_kind kind,
                                   ember_release_fn release, void *ctx) {
-  ember_storage *s = calloc(1, sizeof *s);
+  int scratch = ember_scratch_active() != NULL;   /* inside a kernel: see scratch.c */
+  ember_storage *s = scratch ? ember_scratch_alloc(sizeof *s) : malloc(sizeof *s);
   if (s == NULL) {
     ember_error("out of memory");
     return NULL;
   }
+  memset(s, 0, sizeof *s);
   s->refcount = 1;
   s->kind = kind;
   s->device = kind == EMBER_ALLOC_DEVICE ? EMBER_VULKAN : EMBER_CPU;
@@ -156,7 +162,7 @@ ember_storage *ember_storage_wrap(void *data, size_t nbytes, ember_alloc_kind ki
   s->nbytes = nbytes;
   s->release = release;
   s->release_ctx = ctx;
-  s->size_class = -1;
+  s->size_class = scratch ? SCRATCH_CLASS : -1;
   if (kind == EMBER_ALLOC_DEVICE) __atomic_add_fetch(&heap_bytes, nbytes, __ATOMIC_RELAXED);
   return s;
 }
@@ -171,10 +177,12 @@ void ember_storage_release(ember_storage *s) {
     __atomic_sub_fetch(&heap_bytes, s->nbytes, __ATOMIC_RELAXED);
     if (s->release) s->release(s->data, s->nbytes, s->release_ctx);
     if (s->size_class >= 0) block_free(s, s->size_class);
+    else if (s->size_class == SCRATCH_CLASS) ember_scratch_free(s);
     else large_give(s, s->block_bytes);
     return;
   }
   if (s->kind == EMBER_ALLOC_DEVICE) __atomic_sub_fetch(&heap_bytes, s->nbytes, __ATOMIC_RELAXED);
   if (s->release) s->release(s->data, s->nbytes, s->release_ctx);
-  free(s);
+  if (s->size_class == SCRATCH_CLASS) ember_scratch_free(s);
+  else free(s);
 }

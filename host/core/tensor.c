@@ -19,13 +19,22 @@
 static _Thread_local ember_tensor *free_headers[HEADER_CACHE + 1];
 static _Thread_local int nfree_headers;
 
+/* Inside a kernel under a scratch region the header is scratch (scratch.c); its
+** flags say so, and header_new keeps that bit. */
 static ember_tensor *header_alloc(void) {
-  if (nfree_headers > 0) return free_headers[--nfree_headers];
-  return malloc(sizeof(ember_tensor));
+  if (ember_scratch_active()) {
+    ember_tensor *t = ember_scratch_alloc(sizeof(ember_tensor));
+    if (t) t->flags = EMBER_TENSOR_SCRATCH;
+    return t;
+  }
+  ember_tensor *t = nfree_headers > 0 ? free_headers[--nfree_headers] : malloc(sizeof(ember_tensor));
+  if (t) t->flags = 0;
+  return t;
 }
 
 static void header_free(ember_tensor *t) {
-  if (nfree_headers < HEADER_CACHE) free_headers[nfree_headers++] = t;
+  if (t->flags & EMBER_TENSOR_SCRATCH) ember_scratch_free(t);
+  else if (nfree_headers < HEADER_CACHE) free_headers[nfree_headers++] = t;
   else free(t);
 }
 
@@ -59,7 +68,7 @@ static ember_tensor *header_new(ember_dtype dt, int ndim, const int64_t *shape) 
   if (ndim) memcpy(t->shape, shape, ndim * sizeof *shape);
   t->offset = 0;
   t->storage = NULL;
-  t->flags = 0;
+  t->flags &= EMBER_TENSOR_SCRATCH;
   t->autograd = NULL;
   return t;
 }

@@ -2,17 +2,35 @@
 ** view.c — views: new tensor headers over the same storage. No data moves here
 ** (but in reshape of a tensor whose strides cannot express the new shape, which
 ** copies, as PyTorch's reshape does).
+**
+** Each view is computed first as a layout (ember_layout: dims, strides, offset), with
+** no allocation; the public makers (ember_view, ember_narrow, ...) wrap a layout in a
+** new header. The runtime fills headers it owns from the layouts instead (ops_view.c).
 */
 #include <stdio.h>
 #include <string.h>
 
 #include "core.h"
 
-static ember_tensor *bad_dim(const char *op, int dim, const ember_tensor *t) {
+static ember_status bad_dim(const char *op, int dim, const ember_tensor *t) {
   char s[128];
-  ember_error("%s: dim %d out of range for a tensor of shape %s", op, dim,
-              ember_shape_str(t, s, sizeof s));
-  return NULL;
+  return ember_error("%s: dim %d out of range for a tensor of shape %s", op, dim,
+                     ember_shape_str(t, s, sizeof s));
+}
+
+ember_tensor *ember_layout_view(ember_tensor *t, const ember_layout *l) {
+  return ember_tensor_view_of(t, l->ndim, l->shape, l->stride, l->offset);
+}
+
+static void layout_of(ember_layout *l, int ndim, const int64_t *shape, const int64_t *stride,
+                      int64_t offset) {
+  l->ndim = ndim;
+  if (ndim) {
+    memcpy(l->shape, shape, ndim * sizeof *shape);
+    memcpy(l->stride, stride, ndim * sizeof *stride);
+  }
+  l->offset = offset;
+  l->copy = 0;
 }
 
 /* Resolve a -1 and check the element count. */
@@ -86,70 +104,72 @@ static int view_strides(const ember_tensor *t, int ndim, const int64_t *shape, i
   return view_d == -1;
 }
 
-ember_tensor *ember_view(ember_tensor *t, int ndim, const int64_t *shape) {
+
+/* {====== layouts */
+
+ember_status ember_view_layout(const ember_tensor *t, int ndim, const int64_t *shape, ember_layout *l) {
   int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
-  if (infer_shape("view", t, ndim, shape, sh) < 0) return NULL;
+  if (infer_shape("view", t, ndim, shape, sh) < 0) return EMBER_ERROR;
   if (!view_strides(t, ndim, sh, st)) {
     char a[128];
-    ember_error("view: a tensor of shape %s with these strides cannot be viewed as %s; "
-                "use reshape (or :contiguous() first)", ember_shape_str(t, a, sizeof a),
-                "the requested shape");
-    return NULL;
+    return ember_error("view: a tensor of shape %s with these strides cannot be viewed as %s; "
+                       "use reshape (or :contiguous() first)", ember_shape_str(t, a, sizeof a),
+                       "the requested shape");
   }
-  return ember_tensor_view_of(t, ndim, sh, st, t->offset);
+  layout_of(l, ndim, sh, st, t->offset);
+  return EMBER_OK;
 }
 
-ember_tensor *ember_reshape(ember_tensor *t, int ndim, const int64_t *shape) {
+/* l->copy set: the strides cannot express the shape; l holds a contiguous copy's. */
+ember_status ember_reshape_layout(const ember_tensor *t, int ndim, const int64_t *shape, ember_layout *l) {
   int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
-  if (infer_shape("reshape", t, ndim, shape, sh) < 0) return NULL;
-  if (view_strides(t, ndim, sh, st)) return ember_tensor_view_of(t, ndim, sh, st, t->offset);
-  ember_tensor *c = ember_clone(t);
-  if (c == NULL) return NULL;
-  ember_tensor *v = ember_view(c, ndim, sh);
-  ember_tensor_release(c);
-  return v;
+  if (infer_shape("reshape", t, ndim, shape, sh) < 0) return EMBER_ERROR;
+  if (view_strides(t, ndim, sh, st)) {
+    layout_of(l, ndim, sh, st, t->offset);
+    return EMBER_OK;
+  }
+  ember_contiguous_strides(ndim, sh, st);
+  layout_of(l, ndim, sh, st, 0);
+  l->copy = 1;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_narrow(ember_tensor *t, int dim, int64_t start, int64_t length) {
+ember_status ember_narrow_layout(const ember_tensor *t, int dim, int64_t start, int64_t length,
+                                 ember_layout *l) {
   int d = ember_norm_dim(dim, t->ndim);
   if (d < 0 || t->ndim == 0) return bad_dim("narrow", dim, t);
   int64_t n = t->shape[d];
   if (start < 0) start += n;
-  if (start < 0 || length < 0 || start + length > n) {
-    ember_error("narrow: start %lld and length %lld out of range for dim %d of size %lld",
-                (long long)start, (long long)length, dim, (long long)n);
-    return NULL;
-  }
-  int64_t sh[EMBER_MAX_DIMS];
-  memcpy(sh, t->shape, sizeof sh);
-  sh[d] = length;
-  return ember_tensor_view_of(t, t->ndim, sh, t->stride, t->offset + start * t->stride[d]);
+  if (start < 0 || length < 0 || start + length > n)
+    return ember_error("narrow: start %lld and length %lld out of range for dim %d of size %lld",
+                       (long long)start, (long long)length, dim, (long long)n);
+  layout_of(l, t->ndim, t->shape, t->stride, t->offset + start * t->stride[d]);
+  l->shape[d] = length;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_select(ember_tensor *t, int dim, int64_t index) {
+ember_status ember_select_layout(const ember_tensor *t, int dim, int64_t index, ember_layout *l) {
   int d = ember_norm_dim(dim, t->ndim);
   if (d < 0 || t->ndim == 0) return bad_dim("select", dim, t);
   int64_t n = t->shape[d];
-  if (index < -n || index >= n) {
-    ember_error("select: index %lld out of range for dim %d of size %lld", (long long)index,
-                dim, (long long)n);
-    return NULL;
-  }
+  if (index < -n || index >= n)
+    return ember_error("select: index %lld out of range for dim %d of size %lld", (long long)index,
+                       dim, (long long)n);
   if (index < 0) index += n;
-  int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
   int k = 0;
   for (int i = 0; i < t->ndim; i++)
-    if (i != d) { sh[k] = t->shape[i]; st[k] = t->stride[i]; k++; }
-  return ember_tensor_view_of(t, k, sh, st, t->offset + index * t->stride[d]);
+    if (i != d) { l->shape[k] = t->shape[i]; l->stride[k] = t->stride[i]; k++; }
+  l->ndim = k;
+  l->offset = t->offset + index * t->stride[d];
+  l->copy = 0;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_slice(ember_tensor *t, int dim, int64_t start, int64_t stop, int64_t step) {
+ember_status ember_slice_layout(const ember_tensor *t, int dim, int64_t start, int64_t stop,
+                                int64_t step, ember_layout *l) {
   int d = ember_norm_dim(dim, t->ndim);
   if (d < 0 || t->ndim == 0) return bad_dim("slice", dim, t);
-  if (step <= 0) {
-    ember_error("slice: step must be positive (got %lld)", (long long)step);
-    return NULL;
-  }
+  if (step <= 0) return ember_error("slice: step must be positive (got %lld)", (long long)step);
   int64_t n = t->shape[d];
   if (start < 0) start += n;
   if (stop < 0) stop += n;
@@ -157,85 +177,75 @@ ember_tensor *ember_slice(ember_tensor *t, int dim, int64_t start, int64_t stop,
   if (stop > n) stop = n;
   if (start > n) start = n;
   int64_t len = stop > start ? (stop - start + step - 1) / step : 0;
-  int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
-  memcpy(sh, t->shape, sizeof sh);
-  memcpy(st, t->stride, sizeof st);
-  sh[d] = len;
-  st[d] = t->stride[d] * step;
-  return ember_tensor_view_of(t, t->ndim, sh, st, t->offset + (len ? start * t->stride[d] : 0));
+  layout_of(l, t->ndim, t->shape, t->stride, t->offset + (len ? start * t->stride[d] : 0));
+  l->shape[d] = len;
+  l->stride[d] = t->stride[d] * step;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_transpose(ember_tensor *t, int d0, int d1) {
+ember_status ember_transpose_layout(const ember_tensor *t, int d0, int d1, ember_layout *l) {
   int a = ember_norm_dim(d0, t->ndim), b = ember_norm_dim(d1, t->ndim);
   if (a < 0) return bad_dim("transpose", d0, t);
   if (b < 0) return bad_dim("transpose", d1, t);
-  int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
-  memcpy(sh, t->shape, sizeof sh);
-  memcpy(st, t->stride, sizeof st);
+  layout_of(l, t->ndim, t->shape, t->stride, t->offset);
   if (t->ndim) {
-    sh[a] = t->shape[b]; sh[b] = t->shape[a];
-    st[a] = t->stride[b]; st[b] = t->stride[a];
+    l->shape[a] = t->shape[b]; l->shape[b] = t->shape[a];
+    l->stride[a] = t->stride[b]; l->stride[b] = t->stride[a];
   }
-  return ember_tensor_view_of(t, t->ndim, sh, st, t->offset);
+  return EMBER_OK;
 }
 
-ember_tensor *ember_permute(ember_tensor *t, int ndim, const int *dims) {
+ember_status ember_permute_layout(const ember_tensor *t, int ndim, const int *dims, ember_layout *l) {
   if (ndim != t->ndim) {
     char s[128];
-    ember_error("permute: %d dims given for a tensor of shape %s (%d dims)", ndim,
-                ember_shape_str(t, s, sizeof s), t->ndim);
-    return NULL;
+    return ember_error("permute: %d dims given for a tensor of shape %s (%d dims)", ndim,
+                       ember_shape_str(t, s, sizeof s), t->ndim);
   }
-  int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
   int seen[EMBER_MAX_DIMS] = {0};
   for (int i = 0; i < ndim; i++) {
     int d = ember_norm_dim(dims[i], ndim);
     if (d < 0) return bad_dim("permute", dims[i], t);
-    if (seen[d]++) {
-      ember_error("permute: dim %d repeated", dims[i]);
-      return NULL;
-    }
-    sh[i] = t->shape[d];
-    st[i] = t->stride[d];
+    if (seen[d]++) return ember_error("permute: dim %d repeated", dims[i]);
+    l->shape[i] = t->shape[d];
+    l->stride[i] = t->stride[d];
   }
-  return ember_tensor_view_of(t, ndim, sh, st, t->offset);
+  l->ndim = ndim;
+  l->offset = t->offset;
+  l->copy = 0;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_expand(ember_tensor *t, int ndim, const int64_t *shape) {
+ember_status ember_expand_layout(const ember_tensor *t, int ndim, const int64_t *shape, ember_layout *l) {
   if (ndim < t->ndim || ndim > EMBER_MAX_DIMS) {
     char s[128];
-    ember_error("expand: cannot expand shape %s to %d dims", ember_shape_str(t, s, sizeof s), ndim);
-    return NULL;
+    return ember_error("expand: cannot expand shape %s to %d dims", ember_shape_str(t, s, sizeof s), ndim);
   }
-  int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
   for (int i = 0; i < ndim; i++) {
     int it = t->ndim - ndim + i;
     int64_t want = shape[i];
     if (it < 0) {
-      if (want < 0) {
-        ember_error("expand: -1 not allowed for a new leading dim %d", i);
-        return NULL;
-      }
-      sh[i] = want; st[i] = 0;
+      if (want < 0) return ember_error("expand: -1 not allowed for a new leading dim %d", i);
+      l->shape[i] = want; l->stride[i] = 0;
     } else {
       int64_t have = t->shape[it];
       if (want == -1) want = have;
-      if (have == want) { sh[i] = have; st[i] = t->stride[it]; }
-      else if (have == 1) { sh[i] = want; st[i] = 0; }
+      if (have == want) { l->shape[i] = have; l->stride[i] = t->stride[it]; }
+      else if (have == 1) { l->shape[i] = want; l->stride[i] = 0; }
       else {
         char a[128], b[128];
-        ember_error("expand: shape %s cannot be expanded to %s (size %lld vs %lld in dim %d)",
-                    ember_shape_str(t, a, sizeof a), ember_shape_text(ndim, shape, b, sizeof b),
-                    (long long)have, (long long)want, i + 1);
-        return NULL;
+        return ember_error("expand: shape %s cannot be expanded to %s (size %lld vs %lld in dim %d)",
+                           ember_shape_str(t, a, sizeof a), ember_shape_text(ndim, shape, b, sizeof b),
+                           (long long)have, (long long)want, i + 1);
       }
     }
   }
-  return ember_tensor_view_of(t, ndim, sh, st, t->offset);
+  l->ndim = ndim;
+  l->offset = t->offset;
+  l->copy = 0;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_squeeze(ember_tensor *t, int dim) {
-  int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
+ember_status ember_squeeze_layout(const ember_tensor *t, int dim, ember_layout *l) {
   int k = 0, d = -1;
   if (dim != EMBER_ALL_DIMS) {
     d = ember_norm_dim(dim, t->ndim);
@@ -243,39 +253,42 @@ ember_tensor *ember_squeeze(ember_tensor *t, int dim) {
   }
   for (int i = 0; i < t->ndim; i++) {
     int drop = t->shape[i] == 1 && (d < 0 || d == i);
-    if (!drop) { sh[k] = t->shape[i]; st[k] = t->stride[i]; k++; }
+    if (!drop) { l->shape[k] = t->shape[i]; l->stride[k] = t->stride[i]; k++; }
   }
-  return ember_tensor_view_of(t, k, sh, st, t->offset);
+  l->ndim = k;
+  l->offset = t->offset;
+  l->copy = 0;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_unsqueeze(ember_tensor *t, int dim) {
+ember_status ember_unsqueeze_layout(const ember_tensor *t, int dim, ember_layout *l) {
   int d = ember_norm_dim(dim, t->ndim + 1);
   if (d < 0 || t->ndim >= EMBER_MAX_DIMS) return bad_dim("unsqueeze", dim, t);
-  int64_t sh[EMBER_MAX_DIMS], st[EMBER_MAX_DIMS];
   int k = 0;
   for (int i = 0; i <= t->ndim; i++) {
     if (i == d) {
-      sh[k] = 1;
-      st[k] = i < t->ndim ? t->shape[i] * t->stride[i] : 1;
+      l->shape[k] = 1;
+      l->stride[k] = i < t->ndim ? t->shape[i] * t->stride[i] : 1;
       k++;
     }
-    if (i < t->ndim) { sh[k] = t->shape[i]; st[k] = t->stride[i]; k++; }
+    if (i < t->ndim) { l->shape[k] = t->shape[i]; l->stride[k] = t->stride[i]; k++; }
   }
-  return ember_tensor_view_of(t, k, sh, st, t->offset);
+  l->ndim = k;
+  l->offset = t->offset;
+  l->copy = 0;
+  return EMBER_OK;
 }
 
-ember_tensor *ember_flatten(ember_tensor *t, int start, int end) {
+/* A reshape's layout: l->copy set when the strides cannot express it. */
+ember_status ember_flatten_layout(const ember_tensor *t, int start, int end, ember_layout *l) {
   if (t->ndim == 0) {
     int64_t one = 1;
-    return ember_reshape(t, 1, &one);
+    return ember_reshape_layout(t, 1, &one, l);
   }
   int s = ember_norm_dim(start, t->ndim), e = ember_norm_dim(end, t->ndim);
   if (s < 0) return bad_dim("flatten", start, t);
   if (e < 0) return bad_dim("flatten", end, t);
-  if (s > e) {
-    ember_error("flatten: start dim %d comes after end dim %d", start, end);
-    return NULL;
-  }
+  if (s > e) return ember_error("flatten: start dim %d comes after end dim %d", start, end);
   int64_t sh[EMBER_MAX_DIMS];
   int k = 0;
   for (int i = 0; i < s; i++) sh[k++] = t->shape[i];
@@ -283,5 +296,76 @@ ember_tensor *ember_flatten(ember_tensor *t, int start, int end) {
   for (int i = s; i <= e; i++) m *= t->shape[i];
   sh[k++] = m;
   for (int i = e + 1; i < t->ndim; i++) sh[k++] = t->shape[i];
-  return ember_reshape(t, k, sh);
+  return ember_reshape_layout(t, k, sh, l);
 }
+
+/* }====== */
+
+/* {====== the makers: a layout in a new header */
+
+ember_tensor *ember_view(ember_tensor *t, int ndim, const int64_t *shape) {
+  ember_layout l;
+  return ember_view_layout(t, ndim, shape, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+/* a layout that needs a copy: a contiguous clone, viewed with the new shape */
+static ember_tensor *reshaped(ember_tensor *t, const ember_layout *l) {
+  if (!l->copy) return ember_layout_view(t, l);
+  ember_tensor *c = ember_clone(t);
+  if (c == NULL) return NULL;
+  ember_tensor *v = ember_view(c, l->ndim, l->shape);
+  ember_tensor_release(c);
+  return v;
+}
+
+ember_tensor *ember_reshape(ember_tensor *t, int ndim, const int64_t *shape) {
+  ember_layout l;
+  return ember_reshape_layout(t, ndim, shape, &l) == EMBER_OK ? reshaped(t, &l) : NULL;
+}
+
+ember_tensor *ember_narrow(ember_tensor *t, int dim, int64_t start, int64_t length) {
+  ember_layout l;
+  return ember_narrow_layout(t, dim, start, length, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_select(ember_tensor *t, int dim, int64_t index) {
+  ember_layout l;
+  return ember_select_layout(t, dim, index, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_slice(ember_tensor *t, int dim, int64_t start, int64_t stop, int64_t step) {
+  ember_layout l;
+  return ember_slice_layout(t, dim, start, stop, step, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_transpose(ember_tensor *t, int d0, int d1) {
+  ember_layout l;
+  return ember_transpose_layout(t, d0, d1, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_permute(ember_tensor *t, int ndim, const int *dims) {
+  ember_layout l;
+  return ember_permute_layout(t, ndim, dims, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_expand(ember_tensor *t, int ndim, const int64_t *shape) {
+  ember_layout l;
+  return ember_expand_layout(t, ndim, shape, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_squeeze(ember_tensor *t, int dim) {
+  ember_layout l;
+  return ember_squeeze_layout(t, dim, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_unsqueeze(ember_tensor *t, int dim) {
+  ember_layout l;
+  return ember_unsqueeze_layout(t, dim, &l) == EMBER_OK ? ember_layout_view(t, &l) : NULL;
+}
+
+ember_tensor *ember_flatten(ember_tensor *t, int start, int end) {
+  ember_layout l;
+  return ember_flatten_layout(t, start, end, &l) == EMBER_OK ? reshaped(t, &l) : NULL;
+}
+
+/* }====== */

@@ -21,6 +21,8 @@
 ** cores it needs (measured: several times slower on 2 cores). Small images are
 ** batched into one GEMM so that BLAS sees wide matrices. Depthwise convolutions (one
 ** input channel per group) skip GEMM and run a direct loop, parallel over planes.
+** Export's fused_conv2d is conv2d with its activation run over each block of output as
+** soon as the block is made (the eager op's own loops, elementwise.h).
 */
 #include <cblas.h>
 #include <limits.h>
@@ -28,7 +30,10 @@
 #include <string.h>
 
 #include "conv.h"
+#include "elementwise.h"
+#include "fused.h"
 #include "linalg.h"
+#include "pointwise.h"
 
 /* {====== columns */
 
@@ -312,6 +317,7 @@ typedef struct depthwise_ctx {
   char *out;
   const ember_conv_geom *g;
   const colgeom *cgeo;
+  const ember_pw_loops *act;     /* fused_conv2d's activation, or NULL */
 } depthwise_ctx;
 
 static void depthwise_range(void *ctx, int64_t lo, int64_t hi) {
@@ -324,17 +330,19 @@ static void depthwise_range(void *ctx, int64_t lo, int64_t hi) {
     int64_t n = p / g->oc, o = p % g->oc, ci = o / og;
     double b = !k->bias ? 0.0 : k->dt == EMBER_F32 ? ((const float *)k->bias)[o]
                                                    : ((const double *)k->bias)[o];
-    depthwise_plane(k->dt, k->x + (size_t)((n * g->c + ci) * npix) * es,
-                    k->out + (size_t)(p * npos) * es, k->w + (size_t)(o * kk) * es, b, k->cgeo);
+    char *plane = k->out + (size_t)(p * npos) * es;
+    depthwise_plane(k->dt, k->x + (size_t)((n * g->c + ci) * npix) * es, plane,
+                    k->w + (size_t)(o * kk) * es, b, k->cgeo);
+    if (k->act) ember_cpu_unary_apply(k->act, k->dt, plane, npos);
   }
 }
 
 /* All planes, in parallel: no BLAS runs here, so OpenMP has the cores to itself. */
 static void depthwise(ember_dtype dt, const char *x, const char *w, const char *bias, char *out,
-                      const ember_conv_geom *g) {
+                      const ember_conv_geom *g, const ember_pw_loops *act) {
   int64_t planes = g->n * g->oc, npos = g->oh * g->ow, kk = g->win.k[0] * g->win.k[1];
   colgeom cgeo = { 1, g->h, g->w, g->oh, g->ow, &g->win };
-  depthwise_ctx k = { dt, x, w, bias, out, g, &cgeo };
+  depthwise_ctx k = { dt, x, w, bias, out, g, &cgeo, act };
   ember_parallel_for(planes, planes * npos * kk, depthwise_range, &k);
 }
 
@@ -370,7 +378,9 @@ static void drop_inputs(convio *io) {
   ember_tensor_release(io->b);
 }
 
-ember_status ember_cpu_conv2d(ember_call *c) {
+/* conv2d, then act (fused_conv2d's activation; NULL: none) on each block of output
+** right after the GEMM (or the depthwise loop) that made it, while it is in cache. */
+static ember_status conv2d(ember_call *c, const ember_pw_loops *act) {
   ember_conv_geom g;
   if (ember_conv_geom_of(c, 0, &g) != EMBER_OK) return EMBER_ERROR;
   ember_dtype dt = c->compute;
@@ -390,7 +400,7 @@ ember_status ember_cpu_conv2d(ember_call *c) {
   const char *bias = io.b ? ember_tensor_data(io.b) : NULL;
   const ember_window *win = &g.win;
   if (g.groups > 1 && cg == 1) {
-    depthwise(dt, x, w, bias, out, &g);
+    depthwise(dt, x, w, bias, out, &g, act);
     drop_inputs(&io);
     return EMBER_OK;
   }
@@ -398,11 +408,11 @@ ember_status ember_cpu_conv2d(ember_call *c) {
   int direct = nb == 1 && win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
                win->p[0] == 0 && win->p[1] == 0;
   void *col = NULL, *tmp = NULL;
-  if (!direct) col = malloc((size_t)(krows * nb * npos) * es + 1);
-  if (nb > 1) tmp = malloc((size_t)(og * nb * npos) * es + 1);
+  if (!direct) col = ember_scratch_alloc((size_t)(krows * nb * npos) * es);
+  if (nb > 1) tmp = ember_scratch_alloc((size_t)(og * nb * npos) * es);
   if ((!direct && col == NULL) || (nb > 1 && tmp == NULL)) {
-    free(col);
-    free(tmp);
+    ember_scratch_free(tmp);
+    ember_scratch_free(col);
     drop_inputs(&io);
     return ember_op_error(c, "out of memory for the column matrix");
   }
@@ -421,18 +431,30 @@ ember_status ember_cpu_conv2d(ember_call *c) {
         const void *cols = direct ? x + (size_t)((n0 * g.c + gi * cg) * g.h * g.w) * es : col;
         if (bg) fill_rows(dt, og_out, npos, og, npos, bg, NULL, 0);
         gemm(dt, 0, og, npos, krows, wg, krows, cols, npos, bg ? 1.0 : 0.0, og_out, npos);
+        if (act) ember_cpu_unary_apply(act, dt, og_out, og * npos);
         continue;
       }
       gemm(dt, 0, og, m * npos, krows, wg, krows, col, ld, 0.0, tmp, ld);
-      for (int64_t j = 0; j < m; j++)
-        fill_rows(dt, out + (size_t)(((n0 + j) * g.oc + gi * og) * npos) * es, npos, og, npos, bg,
-                  (char *)tmp + (size_t)(j * npos) * es, ld);
+      for (int64_t j = 0; j < m; j++) {
+        char *img_out = out + (size_t)(((n0 + j) * g.oc + gi * og) * npos) * es;
+        fill_rows(dt, img_out, npos, og, npos, bg, (char *)tmp + (size_t)(j * npos) * es, ld);
+        if (act) ember_cpu_unary_apply(act, dt, img_out, og * npos);
+      }
     }
   }
-  free(col);
-  free(tmp);
+  ember_scratch_free(tmp);
+  ember_scratch_free(col);
   drop_inputs(&io);
   return EMBER_OK;
+}
+
+ember_status ember_cpu_conv2d(ember_call *c) { return conv2d(c, NULL); }
+
+/* export's fused_conv2d: the loops of the activation's eager op, so the same values */
+ember_status ember_cpu_fused_conv2d(ember_call *c) {
+  const ember_fused_word *w;
+  if (ember_fused_activation(c, FUSED_CONV_ACTIVATION, &w) != EMBER_OK) return EMBER_ERROR;
+  return conv2d(c, w ? ember_cpu_unary_loops(w->name) : NULL);
 }
 
 /* }====== */
@@ -456,11 +478,11 @@ static ember_status transposed(ember_call *c, const char *x, const char *w, cons
   /* a 1x1 kernel at stride 1 without padding writes its columns straight into the image */
   int direct = nb == 1 && win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
                win->p[0] == 0 && win->p[1] == 0 && g->oh == g->h && g->ow == g->w;
-  void *col = direct ? NULL : malloc((size_t)(rows * nb * npos) * es + 1);
-  void *xp = nb > 1 ? malloc((size_t)(cg * nb * npos) * es + 1) : NULL;
+  void *col = direct ? NULL : ember_scratch_alloc((size_t)(rows * nb * npos) * es);
+  void *xp = nb > 1 ? ember_scratch_alloc((size_t)(cg * nb * npos) * es) : NULL;
   if ((!direct && col == NULL) || (nb > 1 && xp == NULL)) {
-    free(col);
-    free(xp);
+    ember_scratch_free(xp);
+    ember_scratch_free(col);
     return ember_op_error(c, "out of memory for the column matrix");
   }
   /* the output is the image; the input positions are where the window stood */
@@ -486,8 +508,8 @@ static ember_status transposed(ember_call *c, const char *x, const char *w, cons
                outg + (size_t)(j * g->oc * opix) * es, &cgeo);
     }
   }
-  free(col);
-  free(xp);
+  ember_scratch_free(xp);
+  ember_scratch_free(col);
   return EMBER_OK;
 }
 
@@ -552,15 +574,15 @@ ember_status ember_cpu_conv2d_backward_weight(ember_call *c) {
   int direct = nb == 1 && win->k[0] == 1 && win->k[1] == 1 && win->s[0] == 1 && win->s[1] == 1 &&
                win->p[0] == 0 && win->p[1] == 0 && g.oh == g.h && g.ow == g.w;
   ember_tensor *gt = ember_contiguous(c->in[0]), *xt = gt ? ember_contiguous(c->in[1]) : NULL;
-  void *col = direct ? NULL : malloc((size_t)(krows * nb * npos) * es + 1);
-  void *gp = nb > 1 ? malloc((size_t)(og * nb * npos) * es + 1) : NULL;
+  void *col = direct ? NULL : ember_scratch_alloc((size_t)(krows * nb * npos) * es);
+  void *gp = nb > 1 ? ember_scratch_alloc((size_t)(og * nb * npos) * es) : NULL;
   ember_status st = EMBER_OK;
   if (xt == NULL) st = EMBER_ERROR;
   else if ((!direct && col == NULL) || (nb > 1 && gp == NULL))
     st = ember_op_error(c, "out of memory for the column matrix");
   if (st != EMBER_OK) {
-    free(col);
-    free(gp);
+    ember_scratch_free(gp);
+    ember_scratch_free(col);
     ember_tensor_release(gt);
     ember_tensor_release(xt);
     return st;
@@ -581,8 +603,8 @@ ember_status ember_cpu_conv2d_backward_weight(ember_call *c) {
            n0 > 0 ? 1.0 : 0.0, out + (size_t)(gi * og * krows) * es, krows);
     }
   }
-  free(col);
-  free(gp);
+  ember_scratch_free(gp);
+  ember_scratch_free(col);
   ember_tensor_release(gt);
   ember_tensor_release(xt);
   return EMBER_OK;

@@ -81,7 +81,7 @@ void ember_creation_linspace_half(ember_dtype dt, double a, double b, int64_t n,
 ** the memory bandwidth a many-core machine has */
 static void set_bytes(char *p, int byte, size_t nbytes) {
   const size_t piece = (size_t)1 << 20;
-  if (nbytes <= 4 * piece) {
+  if (nbytes <= 4 * piece || ember_parallel_threads() < 2) {
     memset(p, byte, nbytes);
     return;
   }

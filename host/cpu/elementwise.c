@@ -306,3 +306,21 @@ ember_status ember_cpu_where(ember_call *c) {
 }
 
 /* }====== */
+
+/* {====== by name, for the fused kernels (elementwise.h) */
+
+const ember_pw_loops *ember_cpu_binary_loops(const char *name, double *alpha) {
+  static const struct { const char *name; const ember_pw_loops *loops; double alpha; } by_name[] = {
+    {"add", &plus_loops, 1}, {"sub", &add_loops, -1}, {"mul", &mul_loops, 1},
+    {"div", &div_loops, 1}, {"maximum", &max_loops, 1}, {"minimum", &min_loops, 1},
+    {"pow", &pow_loops, 1}, {"square", &sq_loops, 1},
+  };
+  for (size_t i = 0; i < sizeof by_name / sizeof by_name[0]; i++)
+    if (strcmp(name, by_name[i].name) == 0) {
+      *alpha = by_name[i].alpha;
+      return by_name[i].loops;
+    }
+  return NULL;
+}
+
+/* }====== */

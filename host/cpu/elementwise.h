@@ -61,4 +61,16 @@ ember_status ember_cpu_logical_not(ember_call *c);
 ember_status ember_cpu_isnan(ember_call *c);
 ember_status ember_cpu_isinf(ember_call *c);
 
+/* The loops of a float op by name, for kernels that run an op over their own buffers
+** (export's fused ops, fused.h): the functions the op's kernel runs, so the same values.
+** elementwise_math.c: the unary ops ("gelu_tanh" is gelu's tanh form); elementwise.c:
+** add sub mul div maximum minimum pow, and "square" (pow's x^2 path, which ignores its
+** second operand), with *alpha the parameter its loop reads (sub is add's loop with
+** alpha -1). NULL for a name with none. */
+struct ember_pw_loops;
+const struct ember_pw_loops *ember_cpu_unary_loops(const char *name);
+const struct ember_pw_loops *ember_cpu_binary_loops(const char *name, double *alpha);
+/* Unary loops l over n contiguous elements of dt (f32 or f64) at data, in place. */
+void ember_cpu_unary_apply(const struct ember_pw_loops *l, ember_dtype dt, void *data, int64_t n);
+
 #endif

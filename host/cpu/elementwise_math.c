@@ -10,6 +10,7 @@
 ** ops, which are the identity on integers).
 */
 #include <math.h>
+#include <string.h>
 
 #include "elementwise.h"
 #include "pointwise.h"
@@ -222,6 +223,31 @@ static const ember_pw_loops softplus_loops = { softplus_f32, softplus_f64, NULL,
 ember_status ember_cpu_softplus(ember_call *c) {
   double p[2] = { c->attr[0].f, c->attr[1].f };
   return ember_pw_run(c, 1, &softplus_loops, p, 2);
+}
+
+/* }====== */
+
+/* {====== by name, for the fused kernels (elementwise.h) */
+
+const ember_pw_loops *ember_cpu_unary_loops(const char *name) {
+  static const struct { const char *name; const ember_pw_loops *loops; } by_name[] = {
+    {"neg", &neg_loops}, {"abs", &abs_loops}, {"sign", &sign_loops}, {"relu", &relu_loops},
+    {"floor", &floor_loops}, {"ceil", &ceil_loops}, {"round", &round_loops},
+    {"trunc", &trunc_loops}, {"sqrt", &sqrt_loops}, {"rsqrt", &rsqrt_loops}, {"exp", &exp_loops},
+    {"log", &log_loops}, {"log1p", &log1p_loops}, {"expm1", &expm1_loops}, {"sin", &sin_loops},
+    {"cos", &cos_loops}, {"tanh", &tanh_loops}, {"sigmoid", &sigmoid_loops},
+    {"silu", &silu_loops}, {"gelu", &gelu_loops}, {"gelu_tanh", &gelut_loops},
+  };
+  for (size_t i = 0; i < sizeof by_name / sizeof by_name[0]; i++)
+    if (strcmp(name, by_name[i].name) == 0) return by_name[i].loops;
+  return NULL;
+}
+
+void ember_cpu_unary_apply(const ember_pw_loops *l, ember_dtype dt, void *data, int64_t n) {
+  int64_t es = (int64_t)ember_dtype_size(dt), s[2] = { es, es };
+  char *d[2] = { data, data };
+  ember_pw_ctx ctx = { { 0, 0, 0, 0 } };
+  (dt == EMBER_F64 ? l->f64 : l->f32)(d, s, n, &ctx);
 }
 
 /* }====== */

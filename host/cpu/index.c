@@ -13,6 +13,9 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "index.h"
 #include "shape.h"
@@ -92,7 +95,7 @@ ember_status ember_cpu_index_select(ember_call *c) {
   ember_tensor t = ember_as_vector(c->in[0]), ix = ember_as_vector(c->in[1]);
   int d = (int)c->attr[0].i;
   int64_t m = ix.shape[0], size = t.shape[d];
-  int64_t *idx = malloc((size_t)(m > 0 ? m : 1) * sizeof *idx);
+  int64_t *idx = ember_scratch_alloc((size_t)m * sizeof *idx);
   if (idx == NULL) return ember_op_error(c, "out of memory");
   const char *ib = ember_tensor_data(&ix);
   int64_t ies = (int64_t)ember_dtype_size(ix.dtype);
@@ -100,14 +103,14 @@ ember_status ember_cpu_index_select(ember_call *c) {
     int64_t raw = read_index(ix.dtype, ib + j * ix.stride[0] * ies);
     if (raw < c->index_base || raw - c->index_base >= size) {   /* no overflow at INT64_MIN */
       bad_index b = { 1, raw };
-      free(idx);
+      ember_scratch_free(idx);
       return bad_error(c, &b, d, size);
     }
     idx[j] = raw - c->index_base;
   }
   ember_tensor *tc = ember_contiguous(c->in[0]);   /* blocks below are contiguous runs */
   if (tc == NULL) {
-    free(idx);
+    ember_scratch_free(idx);
     return EMBER_ERROR;
   }
   select_ctx s = { ember_tensor_data(c->out[0]), ember_tensor_data(tc), idx, m, size,
@@ -117,7 +120,7 @@ ember_status ember_cpu_index_select(ember_call *c) {
   if (outer == 1) ember_parallel_for(m, work, select_blocks, &s);  /* split the indices */
   else ember_parallel_for(outer, work, select_slices, &s);
   ember_tensor_release(tc);
-  free(idx);
+  ember_scratch_free(idx);
   return EMBER_OK;
 }
 
@@ -478,8 +481,19 @@ typedef struct line_ctx {
   int64_t sstride, vstride, istride;   /* elements, along the sorted dim */
   int64_t n, k, base;
   uint64_t flip;                       /* all ones for descending / largest */
-  int failed;
+  kv *bufs;                            /* lines longer than fit on the stack: `need`
+                                          entries per thread, taken before the walk */
+  int64_t need;
+  int parallel;                        /* the walk runs on a team: a buffer per thread */
 } line_ctx;
+
+static int thread_id(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
 
 /* One line: the k first of its n values in (key, pos) order, values and positions. */
 static void sort_line(const ember_walk *w, void *ctx) {
@@ -487,13 +501,7 @@ static void sort_line(const ember_walk *w, void *ctx) {
   int64_t n = L->n, k = L->k;
   if (k == 0) return;
   int heap = k * 8 <= n;
-  int64_t need = 2 * (heap ? k : n);
-  kv small[128], *buf = small;
-  if (need > 128 && (buf = malloc((size_t)need * sizeof *buf)) == NULL) {
-#pragma omp atomic write
-    L->failed = 1;
-    return;
-  }
+  kv small[128], *buf = L->need > 128 ? L->bufs + (L->parallel ? thread_id() : 0) * L->need : small;
   int64_t es = (int64_t)L->es;
   const char *s = L->src + w->off[0] * es;
   if (heap) {
@@ -517,7 +525,6 @@ static void sort_line(const ember_walk *w, void *ctx) {
     copy_block(v + j * L->vstride * es, s + buf[j].pos * L->sstride * es, L->es);
     ix[j * L->istride] = buf[j].pos + L->base;
   }
-  if (buf != small) free(buf);
 }
 
 /* Lines of in[0] along dim d: out[0] gets the k first values, out[1] their positions. */
@@ -539,9 +546,19 @@ static ember_status run_lines(ember_call *c, int d, int64_t k, int flip) {
     .src = ember_tensor_data(&t), .vals = ember_tensor_data(&v), .idx = ember_tensor_data(&ix),
     .dt = t.dtype, .es = ember_dtype_size(t.dtype), .sstride = t.stride[d],
     .vstride = v.stride[d], .istride = ix.stride[d], .n = t.shape[d], .k = k,
-    .base = c->index_base, .flip = flip ? UINT64_MAX : 0, .failed = 0 };
-  ember_walk_rows(&w, ember_tensor_numel(&t) > EMBER_PARALLEL_GRAIN / 4, sort_line, &L);
-  return L.failed ? ember_op_error(c, "out of memory") : EMBER_OK;
+    .base = c->index_base, .flip = flip ? UINT64_MAX : 0 };
+  int parallel = ember_tensor_numel(&t) > EMBER_PARALLEL_GRAIN / 4, nt = 1;
+  if (parallel && w.rows >= 2 && ember_parallel_threads() > 1) nt = ember_parallel_threads();
+  else parallel = 0;   /* then the walk runs on this thread (see ember_walk_rows) */
+  L.parallel = parallel;
+  L.need = 2 * (k * 8 <= L.n ? k : L.n);   /* sort_line's heap or whole line */
+  if (L.need > 128) {
+    L.bufs = ember_scratch_alloc((size_t)(nt * L.need) * sizeof *L.bufs);
+    if (L.bufs == NULL) return ember_op_error(c, "out of memory");
+  }
+  ember_walk_rows(&w, parallel, sort_line, &L);
+  ember_scratch_free(L.bufs);
+  return EMBER_OK;
 }
 
 ember_status ember_cpu_topk(ember_call *c) {

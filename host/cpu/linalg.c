@@ -288,7 +288,8 @@ static void gemm_batched(ember_dtype dt, int nb, const int64_t *bshape, int64_t 
     return;
   }
   batch g = { dt, nb, bshape, m, n, k, alpha, beta, a, b, c };
-  if (nbatch > 1 && m * n * k <= SMALL_GEMM && nbatch * m * n * k >= BATCH_PARALLEL_WORK) {
+  if (nbatch > 1 && m * n * k <= SMALL_GEMM && nbatch * m * n * k >= BATCH_PARALLEL_WORK &&
+      ember_parallel_threads() > 1) {
     #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < nbatch; i++) batch_products(&g, i, i + 1);
   } else {

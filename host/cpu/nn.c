@@ -1,6 +1,7 @@
 /*
-** nn.c — CPU kernels of the nn family: linear, softmax, log_softmax, layer_norm,
-** batch_norm (inference), embedding, dropout and its gradient, one_hot.
+** nn.c — CPU kernels of the nn family: linear (and export's fused_linear, linear with
+** an activation), softmax, log_softmax, layer_norm, batch_norm (inference), embedding,
+** dropout and its gradient, one_hot.
 **
 ** Invariants:
 ** - the dispatcher has cast float inputs to the compute dtype (f32 or f64; f16/bf16
@@ -17,6 +18,9 @@
 
 #include "nn.h"
 #include "linalg.h"
+#include "elementwise.h"
+#include "fused.h"
+#include "pointwise.h"
 
 /* {====== linear */
 
@@ -37,8 +41,63 @@ static int rows_of(const ember_tensor *t, int64_t *rows, int64_t *rs) {
   return 1;
 }
 
-/* out = input @ weight^T + bias, with input's leading dims folded into rows. */
-ember_status ember_cpu_linear(ember_call *c) {
+/* export's fused_linear runs by blocks of rows, each made and finished while it is in
+** cache: its rows of bias, its GEMM, its activation. Blocks go to threads (each GEMM on
+** one BLAS thread, as linalg.c's batched products), so the activation, which can cost
+** as much as the product (gelu), is spread too. A block holds about 64K outputs (256
+** KiB of f32), but never fewer than 64 rows: thinner products run BLAS slowly, and
+** each block's GEMM packs the whole weight again. */
+typedef struct linear_job {
+  ember_dtype dt;
+  int64_t es, rows, in, nout, block;
+  ember_mat a, b;
+  char *out;
+  const char *bias;             /* NULL: none */
+  int64_t bias_n, bias_s;       /* its elements (1 or nout) and their stride, in elements */
+  const ember_pw_loops *act;    /* NULL: none */
+} linear_job;
+
+static void linear_blocks(void *ctx, int64_t lo, int64_t hi) {
+  const linear_job *j = ctx;
+  int64_t es = j->es, nout = j->nout;
+  for (int64_t blk = lo; blk < hi; blk++) {
+    int64_t r0 = blk * j->block, m = j->rows - r0 < j->block ? j->rows - r0 : j->block;
+    char *ob = j->out + r0 * nout * es;
+    for (int64_t r = 0; r < m && j->bias; r++) {
+      char *row = ob + r * nout * es;
+      if (j->bias_n == nout && j->bias_s == 1) memcpy(row, j->bias, (size_t)(nout * es));
+      else
+        for (int64_t k = 0; k < nout; k++)
+          memcpy(row + k * es, j->bias + (j->bias_n == 1 ? 0 : k * j->bias_s) * es, (size_t)es);
+    }
+    ember_mat ab = { j->a.data + r0 * j->a.rs * es, j->a.rs, j->a.cs };
+    ember_mat om = { ob, nout, 1 };
+    ember_gemm(j->dt, m, nout, j->in, 1, ab, j->b, j->bias ? 1 : 0, om);
+    if (j->act) ember_cpu_unary_apply(j->act, j->dt, ob, m * nout);
+  }
+}
+
+static void fused_linear_run(ember_dtype dt, int64_t rows, int64_t in, int64_t nout, ember_mat a,
+                             ember_mat b, char *out, const ember_tensor *bias,
+                             const ember_pw_loops *act) {
+  int64_t block = ((int64_t)1 << 16) / (nout > 0 ? nout : 1);
+  if (block < 64) block = 64;
+  linear_job j = { dt, (int64_t)ember_dtype_size(dt), rows, in, nout, block, a, b, out,
+                   NULL, 0, 0, act };
+  if (bias) {
+    j.bias = ember_tensor_data(bias);
+    j.bias_n = ember_tensor_numel(bias);
+    j.bias_s = bias->ndim == 1 ? bias->stride[0] : 1;
+  }
+  int64_t nblocks = (rows + block - 1) / block;
+  int64_t work = rows * nout * (in + 1) / 32;   /* 32 multiply-adds weigh as one element */
+  if (nblocks > 1 && ember_parallel_worth(work)) ember_blas_threads_for(0);   /* one each */
+  ember_parallel_for(nblocks, work, linear_blocks, &j);
+}
+
+/* out = input @ weight^T + bias, with input's leading dims folded into rows; fused
+** (fused_linear) by blocks of rows with act (NULL: none) on each. */
+static ember_status linear(ember_call *c, int fused, const ember_pw_loops *act) {
   ember_tensor *x = c->in[0], *w = c->in[1], *bias = c->nin > 2 ? c->in[2] : NULL;
   ember_tensor *out = c->out[0];
   ember_dtype dt = out->dtype;
@@ -60,16 +119,27 @@ ember_status ember_cpu_linear(ember_call *c) {
     ember_tensor_release(rx);
     return EMBER_ERROR;
   }
-  ember_status st = bias ? ember_copy_(out, bias) : EMBER_OK;
-  if (st == EMBER_OK) {
-    ember_mat a = { ember_tensor_data(rx), rs, rx->stride[rx->ndim - 1] };
-    ember_mat b = { ember_tensor_data(rw), rw->stride[1], rw->stride[0] };   /* weight^T */
+  ember_mat a = { ember_tensor_data(rx), rs, rx->stride[rx->ndim - 1] };
+  ember_mat b = { ember_tensor_data(rw), rw->stride[1], rw->stride[0] };   /* weight^T */
+  ember_status st = EMBER_OK;
+  if (fused) {
+    fused_linear_run(dt, rows, in, nout, a, b, ember_tensor_data(out), bias, act);
+  } else if ((st = bias ? ember_copy_(out, bias) : EMBER_OK) == EMBER_OK) {
     ember_mat o = { ember_tensor_data(out), nout, 1 };
     ember_gemm(dt, rows, nout, in, 1, a, b, bias ? 1 : 0, o);
   }
   ember_tensor_release(rx);
   ember_tensor_release(rw);
   return st;
+}
+
+ember_status ember_cpu_linear(ember_call *c) { return linear(c, 0, NULL); }
+
+/* export's fused_linear: the loops of the activation's eager op, so the same values */
+ember_status ember_cpu_fused_linear(ember_call *c) {
+  const ember_fused_word *w;
+  if (ember_fused_activation(c, FUSED_LINEAR_ACTIVATION, &w) != EMBER_OK) return EMBER_ERROR;
+  return linear(c, 1, w ? ember_cpu_unary_loops(w->name) : NULL);
 }
 
 /* }====== */

@@ -177,12 +177,8 @@ static void fold_range(const ember_rplan *pl, ember_rfold_fn fold, ember_racc *a
 /* {====== running the plan */
 
 static int max_threads(void) {
-#ifdef _OPENMP
-  int t = omp_get_max_threads();
+  int t = ember_parallel_threads();
   return t < MAX_THREADS ? t : MAX_THREADS;
-#else
-  return 1;
-#endif
 }
 
 static int64_t run_offset(const ember_rplan *pl, int64_t p) {
@@ -311,17 +307,25 @@ ember_status ember_reduce_run(const ember_reducer *r, const ember_tensor *x, uin
     int64_t nblk = (pl.nout + bs - 1) / bs;
     int need_tile = pl.rstride[pl.nr - 1] != pl.unit && bs > 1;
     if (nblk > 1 && ember_parallel_worth(work)) {
-      #pragma omp parallel
+      /* a tile per thread, taken here: scratch is never taken inside a parallel region */
+      char *tiles = need_tile ? ember_scratch_alloc((size_t)nt * TILE_BYTES) : NULL;
+      #pragma omp parallel num_threads(nt)
       {
-        char *tile = need_tile ? malloc(TILE_BYTES) : NULL;  /* NULL: fold in place, slower */
+#ifdef _OPENMP
+        int id = omp_get_thread_num();
+#else
+        int id = 0;
+#endif
+        /* NULL: fold in place, slower */
+        char *tile = tiles ? tiles + (size_t)id * TILE_BYTES : NULL;
         #pragma omp for schedule(static)
         for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, base, k, bs, cx, out, tile);
-        free(tile);
       }
+      ember_scratch_free(tiles);
     } else {
-      char *tile = need_tile ? malloc(TILE_BYTES) : NULL;
+      char *tile = need_tile ? ember_scratch_alloc(TILE_BYTES) : NULL;
       for (int64_t k = 0; k < nblk; k++) run_block(r, &pl, base, k, bs, cx, out, tile);
-      free(tile);
+      ember_scratch_free(tile);
     }
   }
   ember_tensor_release(copy);

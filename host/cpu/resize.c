@@ -51,7 +51,7 @@ int64_t *ember_pad_maps(const ember_pad_geom *g, const int64_t *padded, const in
     at[j] = nmap;
     nmap += padded[j];
   }
-  int64_t *maps = malloc((size_t)nmap * sizeof *maps + 1);
+  int64_t *maps = ember_scratch_alloc((size_t)nmap * sizeof *maps);
   if (maps == NULL) return NULL;
   for (int j = 0; j < g->npad; j++)
     for (int64_t o = 0; o < padded[j]; o++)
@@ -138,7 +138,7 @@ ember_status ember_cpu_pad(ember_call *c) {
                 ember_tensor_data(x), ember_tensor_data(out), last, x->stride[nd - 1],
                 before, lo, hi };
   ember_parallel_for(rows, total, pad_rows, &p);
-  free(maps);
+  ember_scratch_free(maps);
   return EMBER_OK;
 }
 
@@ -204,8 +204,8 @@ static void linear_taps(ember_taps *t, int64_t in, int64_t out, double given, in
 
 static int make_taps(ember_taps *t, ember_dtype dt, const ember_interp_geom *g, int64_t in,
                      int64_t out, double given) {
-  t->i0 = malloc((size_t)out * 2 * sizeof *t->i0);
-  t->l0 = malloc((size_t)out * 2 * sizeof *t->l0);
+  t->i0 = ember_scratch_alloc((size_t)out * 2 * sizeof *t->i0);
+  t->l0 = ember_scratch_alloc((size_t)out * 2 * sizeof *t->l0);
   if (t->i0 == NULL || t->l0 == NULL) return 0;
   t->i1 = t->i0 + out;
   t->l1 = t->l0 + out;
@@ -217,10 +217,10 @@ static int make_taps(ember_taps *t, ember_dtype dt, const ember_interp_geom *g, 
 }
 
 void ember_interp_taps_free(ember_taps *ty, ember_taps *tx) {
-  free(ty->i0);
-  free(ty->l0);
-  free(tx->i0);
-  free(tx->l0);
+  ember_scratch_free(tx->l0);
+  ember_scratch_free(tx->i0);
+  ember_scratch_free(ty->l0);
+  ember_scratch_free(ty->i0);
 }
 
 ember_status ember_interp_taps(ember_call *c, ember_dtype dt, const ember_interp_geom *g,

@@ -10,8 +10,8 @@
 
 /* The index maps of the g->npad padded dims, output index -> source index (or -1 for
 ** the constant), one after another: dim j's map starts at at[j] and has padded[j]
-** entries, for a dim of plain[j] elements before padding. A new array (free it), or
-** NULL when out of memory. */
+** entries, for a dim of plain[j] elements before padding. A scratch block (give it
+** back with ember_scratch_free), or NULL when out of memory. */
 int64_t *ember_pad_maps(const ember_pad_geom *g, const int64_t *padded, const int64_t *plain,
                         int64_t *at);
 

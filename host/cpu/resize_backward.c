@@ -105,7 +105,7 @@ ember_status ember_cpu_pad_backward(ember_call *c) {
   pad_ctx p = { dt, es, nd, first, go->shape, istride, maps, at, maps + at[g.npad - 1],
                 ember_tensor_data(go), gin, last, rows / lead };
   ember_parallel_for(lead, total, pad_rows, &p);
-  free(maps);
+  ember_scratch_free(maps);
   ember_tensor_release(go);
   return EMBER_OK;
 }

@@ -56,7 +56,7 @@ void ember_walk_seek(ember_walk *w, int64_t row) {
 
 void ember_walk_rows(const ember_walk *w, int parallel, ember_row_fn row, void *ctx) {
   int64_t rows = w->rows;
-  if (!parallel || rows < 2) {
+  if (!parallel || rows < 2 || ember_parallel_threads() < 2) {
     ember_walk it = *w;
     ember_walk_seek(&it, 0);
     for (int64_t r = 0; r < rows; r++, ember_walk_next(&it)) row(&it, ctx);

@@ -436,11 +436,13 @@ ember_status ember_st_add_file(ember_safetensors *f, const char *path, int with_
 }
 
 ember_safetensors *ember_st_open(const char *path, ember_st_backend backend) {
+#ifndef EMBER_RT   /* the runtime opens programs, which are single files */
   struct stat sb;
   size_t len = strlen(path);
   if ((stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) ||
       (len >= 11 && strcmp(path + len - 11, ".index.json") == 0))
     return ember_st_open_sharded(path, backend);
+#endif
   ember_safetensors *f = ember_st_new(backend);
   if (f == NULL) return NULL;
   if (ember_st_add_file(f, path, 1) != EMBER_OK || ember_st_finish(f, path) != EMBER_OK) {

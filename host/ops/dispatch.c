@@ -33,6 +33,13 @@ void ember_call_init(ember_call *c, const ember_op *op, int nin, ember_tensor **
     c->attr[k].s = d->s;
     if (d->n) memcpy(c->attr[k].v, d->v, d->n * sizeof d->v[0]);
   }
+  /* the slots past the declared ones start empty: export records and compares them */
+  for (int k = na; k < EMBER_MAX_ATTRS; k++) {
+    c->attr[k].present = c->attr[k].n = 0;
+    c->attr[k].i = 0;
+    c->attr[k].f = 0;
+    c->attr[k].s = NULL;
+  }
 }
 
 static int category(ember_dtype dt) {
@@ -211,7 +218,7 @@ static void name_the_op(ember_call *c) {
   }
 }
 
-ember_status ember_dispatch(ember_call *c) {
+static ember_status dispatch_call(ember_call *c) {
   const ember_op *op = c->op;
   if (c->nin < op->min_inputs || (op->max_inputs >= 0 && c->nin > op->max_inputs))
     return ember_op_error(c, "takes %d to %d tensor inputs, got %d", op->min_inputs,
@@ -242,13 +249,17 @@ ember_status ember_dispatch(ember_call *c) {
 
   if (op->flags & EMBER_OP_VIEW) {
     if (kernel(c) != EMBER_OK) return EMBER_ERROR;
+#ifndef EMBER_RT   /* the runtime links no autograd: nothing is recorded */
     if (ember_autograd_record(c) != EMBER_OK) {
       release_outputs(c);
       return EMBER_ERROR;
     }
+#endif
     return EMBER_OK;
   }
+#ifndef EMBER_RT
   if (c->inplace && ember_autograd_before_inplace(c) != EMBER_OK) return EMBER_ERROR;
+#endif
   /* one in-place call is one write, however many copies it takes inside */
   unsigned version = c->inplace ? c->in_user[0]->storage->version : 0;
   for (int i = 0; i < ncast; i++) {
@@ -278,13 +289,40 @@ ember_status ember_dispatch(ember_call *c) {
   restore_inputs(c, ncast);
   if (st == EMBER_OK && c->inplace) c->in_user[0]->storage->version = version + 1;
   if (st != EMBER_OK) name_the_op(c);
+#ifndef EMBER_RT
   else st = ember_autograd_record(c);
+#endif
   if (st != EMBER_OK) {
     release_outputs(c);
+#ifndef EMBER_RT
     ember_autograd_call_done(c);
+#endif
     return EMBER_ERROR;
   }
   return EMBER_OK;
+}
+
+/* Export's tracer (host/graph/trace.c) sees each call the caller made, not the calls
+** an op makes inside its own kernel or rule: only the outermost dispatch is shown. */
+_Thread_local ember_status (*ember_trace_hook)(ember_call *c);
+static _Thread_local int dispatch_depth;
+
+ember_status ember_dispatch(ember_call *c) {
+  dispatch_depth++;
+  ember_status st = dispatch_call(c);
+  dispatch_depth--;
+  if (st == EMBER_OK && dispatch_depth == 0 && ember_trace_hook && ember_trace_hook(c) != EMBER_OK) {
+    if (c->op->flags & EMBER_OP_LIST_OUT) {
+      for (int k = 0; k < c->nlist; k++) ember_tensor_release(c->list_out[k]);
+      free(c->list_out);
+      c->list_out = NULL;
+      c->nlist = 0;
+    } else {
+      release_outputs(c);
+    }
+    return EMBER_ERROR;
+  }
+  return st;
 }
 
 /* {====== ember_op_run: the C entry by name */

@@ -137,6 +137,22 @@ enum {
 
 #define EMBER_OP_BOTH (EMBER_OP_METHOD | EMBER_OP_FUNCTION)
 
+/* Every entry names its backward rule and its Vulkan kernel through these:
+** `.backward = EMBER_GRAD(grad_linear), .vulkan = EMBER_VK(vk_linear)`. The runtime
+** (built with -DEMBER_RT) links no autograd, and no Vulkan backend unless it is also
+** built with -DEMBER_RT_WITH_VULKAN: there the slots are NULL. The name stays in an arm
+** the compiler drops, so a static rule counts as used and the build does not warn. */
+#if defined(EMBER_RT)
+#define EMBER_GRAD(fn) (0 ? (fn) : NULL)
+#else
+#define EMBER_GRAD(fn) (fn)
+#endif
+#if defined(EMBER_RT) && !defined(EMBER_RT_WITH_VULKAN)
+#define EMBER_VK(fn) (0 ? (fn) : NULL)
+#else
+#define EMBER_VK(fn) (fn)
+#endif
+
 struct ember_op {
   const char *name;            /* Lua name and the name export records */
   int min_inputs, max_inputs;  /* tensor inputs; optional ones come last */
@@ -173,6 +189,7 @@ extern const ember_op ember_ops_view[];
 extern const ember_op ember_ops_conv[];
 extern const ember_op ember_ops_loss[];
 extern const ember_op ember_ops_optim[];
+extern const ember_op ember_ops_fused[];     /* export's fused ops (ops_fused.c) */
 
 int ember_ops_count(void);
 const ember_op *ember_op_at(int i);
@@ -198,6 +215,11 @@ ember_status ember_dispatch(ember_call *c);
 /* Set attributes from text "dim=0,keepdim=true" (ember_op_run's form); string
 ** attributes point into buf, which must live until the call is dispatched. */
 ember_status ember_call_parse_attrs(ember_call *c, const char *text, char *buf, size_t bufsize);
+
+/* Export (host/graph/trace.c) sets this while it traces on this thread: each call
+** the caller made (not those an op makes inside itself) is shown to it after it ran.
+** An error from it fails the call. The runtime never sets it. */
+extern _Thread_local ember_status (*ember_trace_hook)(ember_call *c);
 
 /* Autograd (host/autograd): before an in-place kernel, checks the write is legal
 ** and keeps the old value of in[0] when backward needs it; after a successful kernel,

@@ -64,7 +64,7 @@ static ember_dtype out_dtype(const ember_call *c, ember_dtype dflt) {
 }
 
 static ember_status set_output(ember_call *c, ember_dtype dt) {
-  int ndim;
+  int ndim = 0;
   int64_t shape[EMBER_MAX_DIMS];
   if (out_shape(c, &ndim, shape) != EMBER_OK) return EMBER_ERROR;
   ember_set_out(c, 0, dt, ndim, shape);
@@ -256,61 +256,61 @@ static const ember_attr_def randint_like_attrs[] = {
 
 const ember_op ember_ops_creation[] = {
   { .name = "zeros", .nout = 1, .attrs = sized_attrs, .infer = infer_filled,
-    .cpu = ember_cpu_zeros, .vulkan = vk_zeros, .flags = CREATION,
+    .cpu = ember_cpu_zeros, .vulkan = EMBER_VK(vk_zeros), .flags = CREATION,
     .doc = "zeros(size..., dtype=f32): a tensor of zeros; size as integers or a table" },
   { .name = "ones", .nout = 1, .attrs = sized_attrs, .infer = infer_filled,
-    .cpu = ember_cpu_ones, .vulkan = vk_ones, .flags = CREATION,
+    .cpu = ember_cpu_ones, .vulkan = EMBER_VK(vk_ones), .flags = CREATION,
     .doc = "ones(size..., dtype=f32): a tensor of ones" },
   { .name = "full", .nout = 1, .attrs = full_attrs, .infer = infer_full,
-    .cpu = ember_cpu_full, .vulkan = vk_full, .flags = CREATION,
+    .cpu = ember_cpu_full, .vulkan = EMBER_VK(vk_full), .flags = CREATION,
     .doc = "full(size, fill_value, dtype?): every element fill_value; dtype i64 for an integer "
            "value, else f32; the value must fit the dtype" },
   { .name = "empty", .nout = 1, .attrs = sized_attrs, .infer = infer_filled,
-    .cpu = ember_cpu_empty, .vulkan = vk_empty, .flags = CREATION,
+    .cpu = ember_cpu_empty, .vulkan = EMBER_VK(vk_empty), .flags = CREATION,
     .doc = "empty(size..., dtype=f32): uninitialised memory" },
   { .name = "arange", .nout = 1, .attrs = arange_attrs, .infer = infer_arange,
-    .cpu = ember_cpu_arange, .vulkan = vk_arange, .flags = CREATION,
+    .cpu = ember_cpu_arange, .vulkan = EMBER_VK(vk_arange), .flags = CREATION,
     .doc = "arange(end) or arange(start, end, step=1): start, start+step, ... below end (1-D); "
            "i64 when all are integers, else f32" },
   { .name = "linspace", .nout = 1, .attrs = linspace_attrs, .infer = infer_linspace,
-    .cpu = ember_cpu_linspace, .vulkan = vk_linspace, .flags = CREATION,
+    .cpu = ember_cpu_linspace, .vulkan = EMBER_VK(vk_linspace), .flags = CREATION,
     .doc = "linspace(start, end, steps, dtype=f32): steps evenly spaced values from start to "
            "end inclusive (1-D)" },
   { .name = "eye", .nout = 1, .attrs = eye_attrs, .infer = infer_eye,
-    .cpu = ember_cpu_eye, .vulkan = vk_eye, .flags = CREATION,
+    .cpu = ember_cpu_eye, .vulkan = EMBER_VK(vk_eye), .flags = CREATION,
     .doc = "eye(n, m=n, dtype=f32): n x m with ones on the diagonal" },
   { .name = "rand", .nout = 1, .attrs = sized_attrs, .infer = infer_random_float,
-    .cpu = ember_cpu_rand, .vulkan = vk_rand, .flags = CREATION | EMBER_OP_RANDOM,
+    .cpu = ember_cpu_rand, .vulkan = EMBER_VK(vk_rand), .flags = CREATION | EMBER_OP_RANDOM,
     .doc = "rand(size..., dtype=f32): uniform in [0, 1) from the Philox stream; float dtypes" },
   { .name = "randn", .nout = 1, .attrs = sized_attrs, .infer = infer_random_float,
-    .cpu = ember_cpu_randn, .vulkan = vk_randn, .flags = CREATION | EMBER_OP_RANDOM,
+    .cpu = ember_cpu_randn, .vulkan = EMBER_VK(vk_randn), .flags = CREATION | EMBER_OP_RANDOM,
     .doc = "randn(size..., dtype=f32): standard normal (Box-Muller on the Philox stream); "
            "float dtypes" },
   { .name = "randint", .nout = 1, .attrs = randint_attrs, .infer = infer_randint,
-    .cpu = ember_cpu_randint, .vulkan = vk_randint, .flags = CREATION | EMBER_OP_RANDOM,
+    .cpu = ember_cpu_randint, .vulkan = EMBER_VK(vk_randint), .flags = CREATION | EMBER_OP_RANDOM,
     .doc = "randint(low, high, size..., dtype=i64): uniform integers in [low, high)" },
   { .name = "zeros_like", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = like_attrs,
-    .infer = infer_filled, .cpu = ember_cpu_zeros, .vulkan = vk_zeros, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_filled, .cpu = ember_cpu_zeros, .vulkan = EMBER_VK(vk_zeros), .flags = EMBER_OP_FUNCTION,
     .doc = "zeros_like(t, dtype=t's): zeros of t's shape" },
   { .name = "ones_like", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = like_attrs,
-    .infer = infer_filled, .cpu = ember_cpu_ones, .vulkan = vk_ones, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_filled, .cpu = ember_cpu_ones, .vulkan = EMBER_VK(vk_ones), .flags = EMBER_OP_FUNCTION,
     .doc = "ones_like(t, dtype=t's): ones of t's shape" },
   { .name = "full_like", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = full_like_attrs,
-    .infer = infer_full, .cpu = ember_cpu_full, .vulkan = vk_full, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_full, .cpu = ember_cpu_full, .vulkan = EMBER_VK(vk_full), .flags = EMBER_OP_FUNCTION,
     .doc = "full_like(t, fill_value, dtype=t's): fill_value in t's shape" },
   { .name = "empty_like", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = like_attrs,
-    .infer = infer_filled, .cpu = ember_cpu_empty, .vulkan = vk_empty, .flags = EMBER_OP_FUNCTION,
+    .infer = infer_filled, .cpu = ember_cpu_empty, .vulkan = EMBER_VK(vk_empty), .flags = EMBER_OP_FUNCTION,
     .doc = "empty_like(t, dtype=t's): uninitialised, t's shape" },
   { .name = "rand_like", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = like_attrs,
-    .infer = infer_random_float, .cpu = ember_cpu_rand, .vulkan = vk_rand,
+    .infer = infer_random_float, .cpu = ember_cpu_rand, .vulkan = EMBER_VK(vk_rand),
     .flags = EMBER_OP_FUNCTION | EMBER_OP_RANDOM,
     .doc = "rand_like(t, dtype=t's): uniform [0, 1) in t's shape; float dtypes" },
   { .name = "randn_like", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = like_attrs,
-    .infer = infer_random_float, .cpu = ember_cpu_randn, .vulkan = vk_randn,
+    .infer = infer_random_float, .cpu = ember_cpu_randn, .vulkan = EMBER_VK(vk_randn),
     .flags = EMBER_OP_FUNCTION | EMBER_OP_RANDOM,
     .doc = "randn_like(t, dtype=t's): standard normal in t's shape; float dtypes" },
   { .name = "randint_like", .min_inputs = 1, .max_inputs = 1, .nout = 1,
-    .attrs = randint_like_attrs, .infer = infer_randint, .cpu = ember_cpu_randint, .vulkan = vk_randint,
+    .attrs = randint_like_attrs, .infer = infer_randint, .cpu = ember_cpu_randint, .vulkan = EMBER_VK(vk_randint),
     .flags = EMBER_OP_FUNCTION | EMBER_OP_RANDOM,
     .doc = "randint_like(t, high) or randint_like(t, low, high, dtype=t's): uniform integers "
            "in [low, high) in t's shape" },

@@ -99,15 +99,15 @@ static ember_status grad_cross_entropy(const ember_call *c, ember_tensor *const 
 
 const ember_op ember_ops_loss[] = {
   { .name = "cross_entropy", .min_inputs = 2, .max_inputs = 3, .nout = 1, .attrs = ce_attrs,
-    .infer = infer_cross_entropy, .cpu = ember_cpu_cross_entropy, .vulkan = vk_cross_entropy,
+    .infer = infer_cross_entropy, .cpu = ember_cpu_cross_entropy, .vulkan = EMBER_VK(vk_cross_entropy),
     .flags = EMBER_OP_FUNCTION,
-    .backward = grad_cross_entropy, .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2),
+    .backward = EMBER_GRAD(grad_cross_entropy), .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2),
     .doc = "cross_entropy(input, target, weight, ignore_index=-100, reduction=\"mean\", "
            "label_smoothing=0): log_softmax over dim 2 (1-D input: dim 1) and the negative "
            "log-likelihood of the target classes (1-based) in one op; as F.cross_entropy" },
   { .name = "cross_entropy_backward", .min_inputs = 3, .max_inputs = 4, .nout = 1,
     .attrs = ce_attrs, .infer = infer_cross_entropy_backward,
-    .cpu = ember_cpu_cross_entropy_backward, .vulkan = vk_cross_entropy_backward, .flags = 0,
+    .cpu = ember_cpu_cross_entropy_backward, .vulkan = EMBER_VK(vk_cross_entropy_backward), .flags = 0,
     .doc = "cross_entropy_backward(grad, input, target, weight, ...): the gradient of "
            "cross_entropy's input; dispatched by its backward rule" },
   { .name = NULL },

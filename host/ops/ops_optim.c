@@ -100,12 +100,12 @@ static ember_status cpu_adam(ember_call *c) {
 
 const ember_op ember_ops_optim[] = {
   { .name = "sgd_step", .min_inputs = 2, .max_inputs = 3, .nout = 1, .attrs = sgd_attrs,
-    .infer = infer_sgd, .cpu = cpu_sgd, .vulkan = vk_sgd_step, .flags = UPDATE,
+    .infer = infer_sgd, .cpu = cpu_sgd, .vulkan = EMBER_VK(vk_sgd_step), .flags = UPDATE,
     .doc = "p:sgd_step_(grad, momentum_buffer, lr, momentum=0, dampening=0, weight_decay=0, "
            "nesterov=false, maximize=false, first=false): torch.optim.SGD's update of p and "
            "its buffer in one pass (first: the buffer starts as the update)" },
   { .name = "adam_step", .min_inputs = 4, .max_inputs = 5, .nout = 1, .attrs = adam_attrs,
-    .infer = infer_adam, .cpu = cpu_adam, .vulkan = vk_adam_step, .flags = UPDATE,
+    .infer = infer_adam, .cpu = cpu_adam, .vulkan = EMBER_VK(vk_adam_step), .flags = UPDATE,
     .doc = "p:adam_step_(grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1=0.9, "
            "beta2=0.999, eps=1e-8, weight_decay=0, step, maximize=false, decoupled=false): "
            "torch.optim.Adam's (decoupled: AdamW's) update in one pass; max_exp_avg_sq for amsgrad" },

@@ -78,36 +78,92 @@ static ember_status infer_narrow(ember_call *c) {
   return EMBER_OK;
 }
 
-static ember_status done(ember_call *c, ember_tensor *v) {
-  if (v == NULL) return EMBER_ERROR;
-  c->out[0] = v;
+/* The header a view op fills. Eager dispatch hands the maker c->out[0] == NULL and
+** gets a new header that holds a reference to the input's storage. The runtime
+** (host/rt) hands it a header it owns in c->out[0], filled in place: the input's
+** storage with no reference taken (the runtime keeps both alive), the runtime's own
+** fields left alone. */
+static ember_status done(ember_call *c, ember_status st, const ember_layout *l) {
+  if (st != EMBER_OK) return EMBER_ERROR;
+  ember_tensor *t = c->in[0], *o = c->out[0];
   c->nout = 1;
+  if (o == NULL) {
+    c->out[0] = ember_layout_view(t, l);
+    return c->out[0] ? EMBER_OK : EMBER_ERROR;
+  }
+  o->dtype = t->dtype;
+  o->ndim = l->ndim;
+  memcpy(o->shape, l->shape, (size_t)l->ndim * sizeof o->shape[0]);
+  memcpy(o->stride, l->stride, (size_t)l->ndim * sizeof o->stride[0]);
+  o->offset = l->offset;
+  o->storage = t->storage;
   return EMBER_OK;
 }
 
+/* The copying ops (reshape and flatten when the strides cannot express the shape,
+** contiguous of a strided tensor, clone, to): the runtime runs them as copies into
+** the output it gives in c->out[0], with the result's shape and dtype; t's values go
+** there in row-major order, converted. */
+static ember_status copy_into_out(ember_call *c, ember_tensor *t) {
+  ember_tensor *o = c->out[0];
+  if (o->storage == NULL)
+    return ember_op_error(c, "the output was given as a view, but at these sizes the result "
+                          "is a copy");
+  if (ember_tensor_numel(o) != ember_tensor_numel(t)) {
+    char a[128], b[128];
+    return ember_op_error(c, "output of shape %s cannot hold the %s values of shape %s",
+                          ember_shape_str(o, a, sizeof a), ember_dtype_name(t->dtype),
+                          ember_shape_str(t, b, sizeof b));
+  }
+  ember_tensor dst = *o;        /* o's bytes, with t's dims */
+  dst.ndim = t->ndim;
+  memcpy(dst.shape, t->shape, sizeof dst.shape);
+  ember_contiguous_strides(t->ndim, t->shape, dst.stride);
+  c->nout = 1;
+  return ember_copy_(&dst, t);
+}
+
+/* reshape, flatten: a view when the strides allow, else a contiguous copy */
+static ember_status reshaped(ember_call *c, ember_status st, const ember_layout *l) {
+  if (st != EMBER_OK || !l->copy) return done(c, st, l);
+  if (c->out[0]) return copy_into_out(c, c->in[0]);
+  ember_tensor *copy = ember_clone(c->in[0]);
+  c->out[0] = copy ? ember_view(copy, l->ndim, l->shape) : NULL;
+  c->nout = 1;
+  ember_tensor_release(copy);
+  return c->out[0] ? EMBER_OK : EMBER_ERROR;
+}
+
 static ember_status view_view(ember_call *c) {
-  return done(c, ember_view(c->in[0], c->attr[0].n, c->attr[0].v));
+  ember_layout l;
+  return done(c, ember_view_layout(c->in[0], c->attr[0].n, c->attr[0].v, &l), &l);
 }
 
 static ember_status view_reshape(ember_call *c) {
-  return done(c, ember_reshape(c->in[0], c->attr[0].n, c->attr[0].v));
+  ember_layout l;
+  return reshaped(c, ember_reshape_layout(c->in[0], c->attr[0].n, c->attr[0].v, &l), &l);
 }
 
 static ember_status view_narrow(ember_call *c) {
-  return done(c, ember_narrow(c->in[0], (int)c->attr[0].i, c->attr[1].i, c->attr[2].i));
+  ember_layout l;
+  return done(c, ember_narrow_layout(c->in[0], (int)c->attr[0].i, c->attr[1].i, c->attr[2].i, &l), &l);
 }
 
 static ember_status view_select(ember_call *c) {
-  return done(c, ember_select(c->in[0], (int)c->attr[0].i, c->attr[1].i));
+  ember_layout l;
+  return done(c, ember_select_layout(c->in[0], (int)c->attr[0].i, c->attr[1].i, &l), &l);
 }
 
 static ember_status view_slice(ember_call *c) {
   int64_t stop = c->attr[2].present ? c->attr[2].i : INT64_MAX;   /* none: to the end */
-  return done(c, ember_slice(c->in[0], (int)c->attr[0].i, c->attr[1].i, stop, c->attr[3].i));
+  ember_layout l;
+  return done(c, ember_slice_layout(c->in[0], (int)c->attr[0].i, c->attr[1].i, stop, c->attr[3].i, &l),
+              &l);
 }
 
 static ember_status view_transpose(ember_call *c) {
-  return done(c, ember_transpose(c->in[0], (int)c->attr[0].i, (int)c->attr[1].i));
+  ember_layout l;
+  return done(c, ember_transpose_layout(c->in[0], (int)c->attr[0].i, (int)c->attr[1].i, &l), &l);
 }
 
 static ember_status view_t(ember_call *c) {
@@ -116,30 +172,37 @@ static ember_status view_t(ember_call *c) {
     return ember_op_error(c, "expects a tensor with at most 2 dims, got shape %s",
                           ember_shape_str(c->in[0], s, sizeof s));
   }
-  return done(c, ember_transpose(c->in[0], 0, c->in[0]->ndim == 2 ? 1 : 0));
+  ember_layout l;
+  return done(c, ember_transpose_layout(c->in[0], 0, c->in[0]->ndim == 2 ? 1 : 0, &l), &l);
 }
 
 static ember_status view_permute(ember_call *c) {
   int dims[EMBER_MAX_DIMS];
   int n = c->attr[0].n < EMBER_MAX_DIMS ? c->attr[0].n : EMBER_MAX_DIMS;
   for (int i = 0; i < n; i++) dims[i] = (int)c->attr[0].v[i];
-  return done(c, ember_permute(c->in[0], c->attr[0].n, dims));
+  ember_layout l;
+  return done(c, ember_permute_layout(c->in[0], c->attr[0].n, dims, &l), &l);
 }
 
 static ember_status view_expand(ember_call *c) {
-  return done(c, ember_expand(c->in[0], c->attr[0].n, c->attr[0].v));
+  ember_layout l;
+  return done(c, ember_expand_layout(c->in[0], c->attr[0].n, c->attr[0].v, &l), &l);
 }
 
 static ember_status view_expand_as(ember_call *c) {
-  return done(c, ember_expand(c->in[0], c->in[1]->ndim, c->in[1]->shape));
+  ember_layout l;
+  return done(c, ember_expand_layout(c->in[0], c->in[1]->ndim, c->in[1]->shape, &l), &l);
 }
 
 static ember_status view_squeeze(ember_call *c) {
-  return done(c, ember_squeeze(c->in[0], c->attr[0].present ? (int)c->attr[0].i : EMBER_ALL_DIMS));
+  ember_layout l;
+  int dim = c->attr[0].present ? (int)c->attr[0].i : EMBER_ALL_DIMS;
+  return done(c, ember_squeeze_layout(c->in[0], dim, &l), &l);
 }
 
 static ember_status view_unsqueeze(ember_call *c) {
-  return done(c, ember_unsqueeze(c->in[0], (int)c->attr[0].i));
+  ember_layout l;
+  return done(c, ember_unsqueeze_layout(c->in[0], (int)c->attr[0].i, &l), &l);
 }
 
 static ember_status infer_flatten(ember_call *c) {
@@ -153,30 +216,60 @@ static ember_status infer_flatten(ember_call *c) {
 }
 
 static ember_status view_flatten(ember_call *c) {
-  return done(c, ember_flatten(c->in[0], (int)c->attr[0].i, (int)c->attr[1].i));
+  ember_layout l;
+  return reshaped(c, ember_flatten_layout(c->in[0], (int)c->attr[0].i, (int)c->attr[1].i, &l), &l);
+}
+
+/* t itself (a view of all of it) */
+static ember_status same(ember_call *c) {
+  ember_tensor *t = c->in[0];
+  ember_layout l = { .ndim = t->ndim, .offset = t->offset };
+  memcpy(l.shape, t->shape, sizeof l.shape);
+  memcpy(l.stride, t->stride, sizeof l.stride);
+  if (c->out[0]) return done(c, EMBER_OK, &l);
+  ember_tensor_retain(t);
+  c->out[0] = t;
+  c->nout = 1;
+  return EMBER_OK;
 }
 
 static ember_status view_contiguous(ember_call *c) {
-  return done(c, ember_contiguous(c->in[0]));
+  if (ember_tensor_is_contiguous(c->in[0])) return same(c);
+  if (c->out[0]) return copy_into_out(c, c->in[0]);
+  c->out[0] = ember_clone(c->in[0]);
+  c->nout = 1;
+  return c->out[0] ? EMBER_OK : EMBER_ERROR;
 }
 
 static ember_status view_clone(ember_call *c) {
-  return done(c, ember_clone(c->in[0]));
+  if (c->out[0] && !ember_dtype_is_subbyte(c->in[0]->dtype)) return copy_into_out(c, c->in[0]);
+  if (c->out[0]) {              /* packed: the bytes as they are */
+    memcpy(ember_tensor_data(c->out[0]), ember_tensor_data(c->in[0]), ember_tensor_nbytes(c->in[0]));
+    return EMBER_OK;
+  }
+  c->out[0] = ember_clone(c->in[0]);
+  c->nout = 1;
+  return c->out[0] ? EMBER_OK : EMBER_ERROR;
 }
 
 /* to(dtype, device): either may be absent; the dtype changes where the tensor is
-** (on the device when it moves there, so only the converted bytes travel) */
+** (on the device when it moves there, so only the converted bytes travel). A program
+** does not move between devices: with an output given, `to` converts into it. */
 static ember_status view_to(ember_call *c) {
   ember_tensor *t = c->in[0];
   ember_device dev = t->storage->device;
   if (c->attr[1].present && strcmp(c->attr[1].s, "none") != 0 && ember_device_parse(c->attr[1].s, &dev) != EMBER_OK)
     return ember_op_error(c, "%s", ember_last_error());
   ember_dtype dt = c->attr[0].present ? (ember_dtype)c->attr[0].i : t->dtype;
+  if (c->out[0] && dt == t->dtype && dev == t->storage->device) return same(c);
+  if (c->out[0]) return copy_into_out(c, t);
   int shrink = ember_dtype_size(dt) < ember_dtype_size(t->dtype);
   ember_tensor *a = shrink ? ember_to_dtype(t, dt) : ember_to_device(t, dev);
   ember_tensor *b = a == NULL ? NULL : shrink ? ember_to_device(a, dev) : ember_to_dtype(a, dt);
   ember_tensor_release(a);
-  return done(c, b);
+  c->out[0] = b;
+  c->nout = 1;
+  return b ? EMBER_OK : EMBER_ERROR;
 }
 
 /* copy_ and fill_ write into in[0]: the dispatcher hands the kernel out[0] = in[0].
@@ -346,7 +439,7 @@ static const ember_attr_def fill_attrs[] = { {"value", EMBER_ATTR_FLOAT, NULL}, 
 
 #define VIEW(nm, fn, at, bw, d) \
   { .name = nm, .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = at, \
-    .infer = infer_view, .cpu = fn, .vulkan = fn, .backward = bw, \
+    .infer = infer_view, .cpu = fn, .vulkan = EMBER_VK(fn), .backward = EMBER_GRAD(bw), \
     .flags = EMBER_OP_BOTH | EMBER_OP_VIEW, .doc = d }
 
 const ember_op ember_ops_view[] = {
@@ -355,16 +448,16 @@ const ember_op ember_ops_view[] = {
   VIEW("reshape", view_reshape, size_attr, grad_reshape,
        "reshape(t, size...): a view when strides allow, else a copy"),
   { .name = "narrow", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = narrow_attrs,
-    .infer = infer_narrow, .cpu = view_narrow, .vulkan = view_narrow,
-    .backward = grad_region, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .infer = infer_narrow, .cpu = view_narrow, .vulkan = EMBER_VK(view_narrow),
+    .backward = EMBER_GRAD(grad_region), .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
     .doc = "narrow(t, dim, start, length): view of `length` entries from `start`" },
   { .name = "select", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = select_attrs,
-    .infer = infer_select, .cpu = view_select, .vulkan = view_select,
-    .backward = grad_region, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .infer = infer_select, .cpu = view_select, .vulkan = EMBER_VK(view_select),
+    .backward = EMBER_GRAD(grad_region), .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
     .doc = "select(t, dim, index): view with dim removed" },
   { .name = "slice", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = slice_attrs,
-    .infer = infer_view, .cpu = view_slice, .vulkan = view_slice,
-    .backward = grad_region, .flags = EMBER_OP_VIEW,
+    .infer = infer_view, .cpu = view_slice, .vulkan = EMBER_VK(view_slice),
+    .backward = EMBER_GRAD(grad_region), .flags = EMBER_OP_VIEW,
     .doc = "slice(t, dim, start, stop, step): 0-based, stop exclusive; what t[{...}] records" },
   VIEW("transpose", view_transpose, transpose_attrs, grad_transpose,
        "transpose(t, dim0, dim1): swaps two dims"),
@@ -374,16 +467,16 @@ const ember_op ember_ops_view[] = {
   VIEW("expand", view_expand, size_attr, grad_expand,
        "expand(t, size...): size-1 dims repeated with stride 0; -1 keeps a dim"),
   { .name = "expand_as", .min_inputs = 2, .max_inputs = 2, .nout = 1,
-    .infer = infer_view, .cpu = view_expand_as, .vulkan = view_expand_as,
-    .backward = grad_expand, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .infer = infer_view, .cpu = view_expand_as, .vulkan = EMBER_VK(view_expand_as),
+    .backward = EMBER_GRAD(grad_expand), .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
     .doc = "expand_as(t, other): expand to other's shape" },
   VIEW("squeeze", view_squeeze, squeeze_attrs, grad_reshape,
        "squeeze(t [, dim]): drops size-1 dims (or that one)"),
   VIEW("unsqueeze", view_unsqueeze, unsqueeze_attrs, grad_reshape,
        "unsqueeze(t, dim): inserts a size-1 dim"),
   { .name = "flatten", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = flatten_attrs,
-    .infer = infer_flatten, .cpu = view_flatten, .vulkan = view_flatten,
-    .backward = grad_reshape, .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
+    .infer = infer_flatten, .cpu = view_flatten, .vulkan = EMBER_VK(view_flatten),
+    .backward = EMBER_GRAD(grad_reshape), .flags = EMBER_OP_BOTH | EMBER_OP_VIEW,
     .doc = "flatten(t, start_dim=1, end_dim=-1): merges a run of dims" },
   VIEW("contiguous", view_contiguous, NULL, grad_identity,
        "contiguous(t): t if already contiguous, else a contiguous copy"),
@@ -391,11 +484,11 @@ const ember_op ember_ops_view[] = {
   VIEW("to", view_to, to_attrs, grad_to,
        "to(t, dtype, device): converted or moved copy (t itself if both match)"),
   { .name = "copy", .min_inputs = 2, .max_inputs = 2, .nout = 1, .infer = infer_copy,
-    .cpu = cpu_copy, .vulkan = cpu_copy, .backward = grad_copy,
+    .cpu = cpu_copy, .vulkan = EMBER_VK(cpu_copy), .backward = EMBER_GRAD(grad_copy),
     .flags = EMBER_OP_INPLACE | EMBER_OP_CROSS_DEVICE,
     .doc = "t:copy_(src): src broadcast to t's shape and converted to its dtype, written into t" },
   { .name = "fill", .min_inputs = 1, .max_inputs = 1, .nout = 1, .attrs = fill_attrs,
-    .infer = infer_copy, .cpu = cpu_fill, .vulkan = cpu_fill, .backward = grad_fill, .flags = EMBER_OP_INPLACE,
+    .infer = infer_copy, .cpu = cpu_fill, .vulkan = EMBER_VK(cpu_fill), .backward = EMBER_GRAD(grad_fill), .flags = EMBER_OP_INPLACE,
     .doc = "t:fill_(value): every element set to value" },
   { .name = NULL },
 };

@@ -11,7 +11,7 @@
 static const ember_op *family_tables[] = {
   ember_ops_creation, ember_ops_elementwise, ember_ops_reduce, ember_ops_linalg,
   ember_ops_nn, ember_ops_shape, ember_ops_index, ember_ops_view, ember_ops_conv, ember_ops_loss,
-  ember_ops_optim,
+  ember_ops_optim, ember_ops_fused,
 };
 
 #define MAX_OPS 512

@@ -3,7 +3,8 @@
 **
 **   vk_device.c    instance, device choice, queues, features and limits
 **   vk_memory.c    device memory: a sub-allocator over large blocks, staging
-**   vk_batch.c     command batches: recording, barriers by hazard, fences, deferred frees
+**   vk_batch.c     command batches: recording, barriers by hazard, fences, deferred frees;
+**                  captures (a recording kept and replayed: the runtime's graphs)
 **   vk_pipeline.c  the embedded SPIR-V, pipelines made on first use, the pipeline cache
 **   vk_backend.c   the ember_backend the core calls: storage, copies, reads
 **   vk_kernels_*.c Vulkan kernels of the op table, one file per family
@@ -141,6 +142,34 @@ int vk_errors_pending(void);
 
 /* }====== */
 
+/* {====== captures (vk_batch.c): a command buffer recorded once, replayed many times
+** (the runtime's graphs, host/rt/rt_vulkan.c). Between vk_capture_begin and
+** vk_capture_end every command an op records goes into the capture's own command
+** buffer instead of the current batch, with barriers by hazard as in a batch. What the
+** replays need lives as long as the capture: descriptor sets come from its own pools,
+** storage freed while recording (a kernel's temporaries) is freed with the capture,
+** an upload goes through a host buffer of its own (the copy is part of every replay),
+** and an error slot is the capture's, checked after each replay. Anything that would
+** wait for the device while recording (a read-back, a sync) is an error. */
+
+typedef struct vk_capture vk_capture;
+
+/* Waits for the work already recorded, then opens a capture. */
+ember_status vk_capture_begin(vk_capture **out);
+ember_status vk_capture_end(vk_capture *c);
+/* Submit the recorded buffer, wait for it, then check its error slots: the first one
+** hit (in launch order) gives the error, and every slot is ready for the next replay. */
+ember_status vk_capture_run(vk_capture *c);
+/* Frees the capture and what it kept (an open one is abandoned). The capture must not
+** be running: vk_capture_run returns only when the replay is done. */
+void vk_capture_free(vk_capture *c);
+/* 1 while a capture is being recorded. */
+int vk_capturing(void);
+/* vk_upload while recording: the bytes go into a host buffer the capture keeps. */
+ember_status vk_capture_upload(vk_alloc *a, VkDeviceSize off, const void *src, size_t n);
+
+/* }====== */
+
 /* {====== pipelines (vk_pipeline.c) */
 
 typedef struct vk_spirv {
@@ -180,6 +209,9 @@ ember_status vk_launch(const vk_launch_args *a);
 
 /* The allocation behind a device tensor's storage. */
 vk_alloc *vk_storage_alloc(const ember_storage *s);
+/* A device storage over bytes [off, off + size) of a (a program's arena): it frees no
+** device memory when released; a must outlive it. */
+ember_storage *vk_storage_range(const vk_alloc *a, VkDeviceSize off, VkDeviceSize size);
 
 /* The name of the variant of shader `base` that the dtypes dts[0..n) need ("base",
 ** "base.x16", "base.f64", "base.x16f64"); an error naming what the device lacks. */

@@ -52,6 +52,24 @@ vk_alloc *vk_storage_alloc(const ember_storage *s) {
   return &((vk_storage_ctx *)s->device_handle)->a;
 }
 
+/* The range has no block of its own: release frees only the context. */
+ember_storage *vk_storage_range(const vk_alloc *a, VkDeviceSize off, VkDeviceSize size) {
+  vk_storage_ctx *ctx = calloc(1, sizeof *ctx);
+  if (ctx == NULL) {
+    ember_error("out of memory");
+    return NULL;
+  }
+  ctx->a = (vk_alloc){ .buffer = a->buffer, .offset = a->offset + off, .size = size,
+                       .mapped = a->mapped ? (char *)a->mapped + off : NULL };
+  ember_storage *s = ember_storage_wrap(NULL, (size_t)size, EMBER_ALLOC_DEVICE, release, ctx);
+  if (s == NULL) {
+    free(ctx);
+    return NULL;
+  }
+  s->device_handle = ctx;
+  return s;
+}
+
 /* }====== */
 
 /* {====== layouts */

@@ -14,6 +14,9 @@
 ** and ends with one that makes device writes visible to the host.
 **
 ** Storage freed while a batch may still use it is freed when that batch is done.
+**
+** A capture (vk.h) takes the place of the current batch while it is recorded: the same
+** recording paths, into a command buffer that is kept and replayed.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -51,22 +54,43 @@ static void errors_stop(void);
 static ember_status errors_check(void);
 static void errors_collect(void);
 
+/* A capture: its command buffer and fence, and what its commands use (vk.h). */
+typedef struct host_buffer { VkBuffer buf; VkDeviceMemory mem; } host_buffer;
+struct vk_capture {
+  VkCommandBuffer cmd;
+  VkFence fence;
+  VkDescriptorPool *pools;
+  int npools, pool;
+  vk_alloc *kept;               /* storage freed while recording */
+  int nkept, capkept;
+  host_buffer *hosts;           /* the sources of its uploads */
+  int nhosts;
+  int *slots;                   /* its error slots (0-based), in launch order */
+  int nslots;
+  int dead;                     /* the backend stopped first: only host memory is left */
+  vk_capture *next;
+};
+static vk_capture *capturing;   /* the one being recorded */
+static vk_capture *captures;    /* all alive */
+static void captures_stop(void);
+
 /* Frees wait for the submission that may use them last: a free tagged with serial s
 ** runs once every batch up to s is done. */
 typedef struct deferred { vk_alloc a; uint64_t tag; } deferred;
 static deferred *frees;
 static int nfrees, capfrees;
 
-static ember_status new_pool(batch *b) {
-  VkDescriptorPool *np = realloc(b->pools, (b->npools + 1) * sizeof *np);
+/* One more descriptor pool in the list (a batch's or a capture's). */
+static ember_status new_pool(VkDescriptorPool **pools, int *npools) {
+  VkDescriptorPool *np = realloc(*pools, (*npools + 1) * sizeof *np);
   if (np == NULL) return ember_error("out of memory");
-  b->pools = np;
+  *pools = np;
   VkDescriptorPoolSize size = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, POOL_SETS * VK_MAX_BINDINGS };
   VkDescriptorPoolCreateInfo ci = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                     .maxSets = POOL_SETS, .poolSizeCount = 1, .pPoolSizes = &size };
-  VkResult r = vkCreateDescriptorPool(vk.dev, &ci, NULL, &b->pools[b->npools]);
+  VkResult r = vkCreateDescriptorPool(vk.dev, &ci, NULL, &np[*npools]);
   if (r != VK_SUCCESS) return vk_fail("vkCreateDescriptorPool", r);
-  b->npools++;
+  (*npools)++;
   return EMBER_OK;
 }
 
@@ -86,7 +110,7 @@ ember_status vk_batch_start(void) {
     VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
     r = vkCreateFence(vk.dev, &fi, NULL, &b->fence);
     if (r != VK_SUCCESS) return vk_fail("vkCreateFence", r);
-    if (new_pool(b) != EMBER_OK) return EMBER_ERROR;
+    if (new_pool(&b->pools, &b->npools) != EMBER_OK) return EMBER_ERROR;
   }
   return EMBER_OK;
 }
@@ -110,6 +134,7 @@ static void run_frees(void) {
 }
 
 void vk_batch_stop(void) {
+  captures_stop();
   errors_stop();
   for (int i = 0; i < NBATCH; i++) {
     batch *b = &ring[i];
@@ -159,6 +184,10 @@ static const VkPipelineStageFlags DEVICE_STAGES = VK_PIPELINE_STAGE_COMPUTE_SHAD
 
 ember_status vk_batch_cmd(VkCommandBuffer *cmd) {
   if (vk.failed) return vk_device_lost("an earlier call");
+  if (capturing) {
+    *cmd = capturing->cmd;
+    return EMBER_OK;
+  }
   batch *b = &ring[cur];
   if (!b->recording) {
     if (retire(b) != EMBER_OK) return EMBER_ERROR;
@@ -182,13 +211,13 @@ static int overlaps(const span *s, int n, VkBuffer buf, VkDeviceSize off, VkDevi
 }
 
 void vk_batch_access(VkBuffer buf, VkDeviceSize off, VkDeviceSize size, int write) {
-  batch *b = &ring[cur];
+  VkCommandBuffer cmd = capturing ? capturing->cmd : ring[cur].cmd;
   VkDeviceSize end = off + size;
   int hazard = overlaps(written, nwritten, buf, off, end) ||
                (write && overlaps(readr, nread, buf, off, end)) ||
                (write ? nwritten == MAX_RANGES : nread == MAX_RANGES);
   if (hazard) {
-    full_barrier(b->cmd, DEVICE_STAGES, DEVICE_ACCESS);
+    full_barrier(cmd, DEVICE_STAGES, DEVICE_ACCESS);
     nwritten = nread = 0;
   }
   span *list = write ? written : readr;
@@ -198,20 +227,26 @@ void vk_batch_access(VkBuffer buf, VkDeviceSize off, VkDeviceSize size, int writ
 
 ember_status vk_batch_descriptor_set(VkDescriptorSet *set) {
   batch *b = &ring[cur];
+  /* a capture's sets live as long as it does: they come from its own pools */
+  VkDescriptorPool **pools = capturing ? &capturing->pools : &b->pools;
+  int *npools = capturing ? &capturing->npools : &b->npools;
+  int *pool = capturing ? &capturing->pool : &b->pool;
   VkDescriptorSetLayout layout = vk_set_layout();
   for (;;) {
     VkDescriptorSetAllocateInfo ai = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                       .descriptorPool = b->pools[b->pool], .descriptorSetCount = 1,
+                                       .descriptorPool = (*pools)[*pool], .descriptorSetCount = 1,
                                        .pSetLayouts = &layout };
     VkResult r = vkAllocateDescriptorSets(vk.dev, &ai, set);
     if (r == VK_SUCCESS) return EMBER_OK;
     if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
       return vk_fail("vkAllocateDescriptorSets", r);
-    if (++b->pool == b->npools && new_pool(b) != EMBER_OK) return EMBER_ERROR;
+    if (++*pool == *npools && new_pool(pools, npools) != EMBER_OK) return EMBER_ERROR;
   }
 }
 
 ember_status vk_batch_submit(void) {
+  if (capturing)   /* what is recorded runs at the replays: nothing can wait for it now */
+    return ember_error("vulkan: a kernel waits for the device while a graph is recorded");
   batch *b = &ring[cur];
   if (!b->recording) return EMBER_OK;
   full_barrier(b->cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
@@ -229,6 +264,7 @@ ember_status vk_batch_submit(void) {
 }
 
 ember_status vk_batch_count(void) {
+  if (capturing) return EMBER_OK;   /* a capture has no budget: it is submitted whole */
   batch *b = &ring[cur];
   if (++b->commands >= BUDGET) return vk_batch_submit();
   return EMBER_OK;
@@ -254,6 +290,18 @@ int vk_batch_busy(VkBuffer buf, VkDeviceSize off, VkDeviceSize size) {
 
 void vk_batch_defer_free(const vk_alloc *a) {
   batch *b = &ring[cur];
+  if (capturing) {   /* the capture's commands use it at every replay */
+    vk_capture *c = capturing;
+    if (c->nkept == c->capkept) {
+      int cap = c->capkept ? 2 * c->capkept : 16;
+      vk_alloc *nk = realloc(c->kept, cap * sizeof *nk);
+      if (nk == NULL) return;   /* the range stays taken: a leak, not a hazard */
+      c->kept = nk;
+      c->capkept = cap;
+    }
+    c->kept[c->nkept++] = *a;
+    return;
+  }
   if (!vk_batch_busy(a->buffer, a->offset, a->size)) {
     vk_alloc copy = *a;
     vk_alloc_free(&copy);
@@ -272,6 +320,7 @@ void vk_batch_defer_free(const vk_alloc *a) {
 }
 
 ember_status vk_batch_staging(VkDeviceSize n, VkDeviceSize *offset) {
+  if (capturing) return ember_error("vulkan: the staging buffer is not for a capture's commands");
   /* begin the batch first: beginning one retires it, which resets its staging use */
   VkCommandBuffer cmd;
   if (vk_batch_cmd(&cmd) != EMBER_OK) return EMBER_ERROR;
@@ -306,6 +355,7 @@ typedef struct slot {
   void (*free_ctx)(void *);
   uint64_t serial;                   /* the submission that runs its launch */
   int used, hit;
+  int captured;                      /* a capture's: checked by vk_capture_run, not here */
   uint32_t first;                    /* what the kernel reported, once hit */
 } slot;
 
@@ -350,7 +400,7 @@ static void errors_collect(void) {
   uint64_t done = completed();
   for (int i = 0; i < SLOTS; i++) {
     slot *sl = &slots[i];
-    if (!sl->used || sl->hit || sl->serial > done) continue;
+    if (!sl->used || sl->hit || sl->captured || sl->serial > done) continue;
     uint32_t first = err_words[i * err_stride / 4];
     if (first == UINT32_MAX) {
       slot_free(sl);
@@ -391,20 +441,28 @@ int vk_errors_pending(void) {
   return nslots > 0;
 }
 
+static int capture_slot(vk_error_fn fn, void *ctx, void (*free_ctx)(void *));
+
 int vk_error_slot(vk_error_fn fn, void *ctx, void (*free_ctx)(void *)) {
   if (errors_start() != EMBER_OK) {
     if (free_ctx) free_ctx(ctx);
     return 0;
   }
+  if (capturing) return capture_slot(fn, ctx, free_ctx);
   if (nslots == SLOTS) errors_collect();
   if (nslots == SLOTS && vk_batch_wait() != EMBER_OK) {   /* every slot in flight or hit */
     if (free_ctx) free_ctx(ctx);
     return 0;
   }
   int k = 0;
-  while (slots[k].used) k++;
+  while (k < SLOTS && slots[k].used) k++;
+  if (k == SLOTS) {   /* the rest are held by captures */
+    if (free_ctx) free_ctx(ctx);
+    ember_error("vulkan: every error slot is taken (captured graphs hold %d)", SLOTS - nslots);
+    return 0;
+  }
   /* the launch that takes it goes into the batch being recorded: the next submission */
-  slots[k] = (slot){ fn, ctx, free_ctx, submitted + 1, 1, 0, 0 };
+  slots[k] = (slot){ .fn = fn, .ctx = ctx, .free_ctx = free_ctx, .serial = submitted + 1, .used = 1 };
   nslots++;
   return k + 1;
 }
@@ -412,6 +470,168 @@ int vk_error_slot(vk_error_fn fn, void *ctx, void (*free_ctx)(void *)) {
 /* The binding of slot k (1-based, as vk_error_slot returns it). */
 void vk_error_binding(int k, VkDescriptorBufferInfo *info) {
   *info = (VkDescriptorBufferInfo){ err_buffer, (VkDeviceSize)(k - 1) * err_stride, 16 };
+}
+
+/* }====== */
+
+/* {====== captures (vk.h)
+** A capture is recorded through the same paths as a batch (vk_batch_cmd, _access,
+** _descriptor_set answer for it while `capturing` is set) and then replayed whole by
+** vk_capture_run, which waits for it: a capture is never pending between calls, so what
+** it keeps is freed at once when it is freed. */
+
+int vk_capturing(void) { return capturing != NULL; }
+
+static int capture_slot(vk_error_fn fn, void *ctx, void (*free_ctx)(void *)) {
+  vk_capture *c = capturing;
+  int *ns = realloc(c->slots, (c->nslots + 1) * sizeof *ns);
+  int k = 0;
+  while (k < SLOTS && slots[k].used) k++;
+  if (ns == NULL || k == SLOTS) {
+    if (ns) c->slots = ns;
+    if (free_ctx) free_ctx(ctx);
+    ember_error(ns ? "vulkan: every error slot is taken" : "out of memory");
+    return 0;
+  }
+  c->slots = ns;
+  c->slots[c->nslots++] = k;
+  slots[k] = (slot){ .fn = fn, .ctx = ctx, .free_ctx = free_ctx, .used = 1, .captured = 1 };
+  return k + 1;
+}
+
+static void capture_reset_slot(int k) {
+  memset(err_words + (size_t)k * err_stride / 4, 0xff, 16);
+}
+
+/* The Vulkan objects of c and what it kept; c stays, marked dead. */
+static void capture_destroy(vk_capture *c) {
+  for (int i = 0; i < c->nslots; i++) {
+    slot *sl = &slots[c->slots[i]];
+    if (sl->free_ctx) sl->free_ctx(sl->ctx);
+    capture_reset_slot(c->slots[i]);
+    memset(sl, 0, sizeof *sl);
+  }
+  free(c->slots);
+  for (int i = 0; i < c->nkept; i++) vk_alloc_free(&c->kept[i]);
+  free(c->kept);
+  for (int i = 0; i < c->nhosts; i++) {
+    vkDestroyBuffer(vk.dev, c->hosts[i].buf, NULL);
+    vkFreeMemory(vk.dev, c->hosts[i].mem, NULL);
+  }
+  free(c->hosts);
+  for (int k = 0; k < c->npools; k++) vkDestroyDescriptorPool(vk.dev, c->pools[k], NULL);
+  free(c->pools);
+  if (c->cmd) vkFreeCommandBuffers(vk.dev, cmd_pool, 1, &c->cmd);
+  if (c->fence) vkDestroyFence(vk.dev, c->fence, NULL);
+  memset(c, 0, sizeof *c);
+  c->dead = 1;
+}
+
+/* The backend stops: every capture loses its Vulkan objects (their owners free the rest). */
+static void captures_stop(void) {
+  while (captures) {
+    vk_capture *c = captures;
+    captures = c->next;
+    capture_destroy(c);
+  }
+  capturing = NULL;
+}
+
+ember_status vk_capture_begin(vk_capture **out) {
+  *out = NULL;
+  if (vk.failed) return vk_device_lost("an earlier call");
+  if (capturing) return ember_error("vulkan: a capture is already being recorded");
+  /* the batch being recorded goes first: the capture takes over the hazard ranges */
+  if (vk_batch_submit() != EMBER_OK) return EMBER_ERROR;
+  vk_capture *c = calloc(1, sizeof *c);
+  if (c == NULL) return ember_error("out of memory");
+  c->next = captures;
+  captures = c;
+  VkCommandBufferAllocateInfo ai = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                     .commandPool = cmd_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                     .commandBufferCount = 1 };
+  VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+  VkCommandBufferBeginInfo bi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
+  VkResult r = vkAllocateCommandBuffers(vk.dev, &ai, &c->cmd);
+  if (r != VK_SUCCESS) c->cmd = VK_NULL_HANDLE;
+  else if ((r = vkCreateFence(vk.dev, &fi, NULL, &c->fence)) != VK_SUCCESS) c->fence = VK_NULL_HANDLE;
+  else if (new_pool(&c->pools, &c->npools) != EMBER_OK) r = VK_ERROR_UNKNOWN;
+  else r = vkBeginCommandBuffer(c->cmd, &bi);
+  if (r != VK_SUCCESS) {
+    ember_status st = r == VK_ERROR_UNKNOWN ? EMBER_ERROR : vk_fail("recording a capture", r);
+    vk_capture_free(c);
+    return st;
+  }
+  full_barrier(c->cmd, DEVICE_STAGES, DEVICE_ACCESS);
+  nwritten = nread = 0;
+  capturing = c;
+  *out = c;
+  return EMBER_OK;
+}
+
+ember_status vk_capture_end(vk_capture *c) {
+  if (capturing != c) return ember_error("vulkan: that capture is not being recorded");
+  full_barrier(c->cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+  capturing = NULL;
+  nwritten = nread = 0;
+  VkResult r = vkEndCommandBuffer(c->cmd);
+  if (r != VK_SUCCESS) return vk_fail("vkEndCommandBuffer", r);
+  return EMBER_OK;
+}
+
+ember_status vk_capture_run(vk_capture *c) {
+  if (vk.failed) return vk_device_lost("an earlier call");
+  if (c->dead || capturing == c) return ember_error("vulkan: the capture cannot run (%s)",
+                                                     c->dead ? "the backend stopped" : "still recording");
+  VkSubmitInfo si = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+                      .pCommandBuffers = &c->cmd };
+  VkResult r = vkQueueSubmit(vk.queue, 1, &si, c->fence);
+  if (r != VK_SUCCESS) return vk_fail("vkQueueSubmit", r);
+  r = vkWaitForFences(vk.dev, 1, &c->fence, VK_TRUE, UINT64_MAX);
+  if (r != VK_SUCCESS) return vk_fail("vkWaitForFences", r);
+  vkResetFences(vk.dev, 1, &c->fence);
+  /* the first slot hit in launch order names the error; every hit one starts over */
+  ember_status st = EMBER_OK;
+  for (int i = 0; i < c->nslots; i++) {
+    int k = c->slots[i];
+    uint32_t first = err_words[(size_t)k * err_stride / 4];
+    if (first == UINT32_MAX) continue;
+    capture_reset_slot(k);
+    if (st == EMBER_OK && slots[k].fn(slots[k].ctx, first) != EMBER_OK) st = EMBER_ERROR;
+  }
+  return st;
+}
+
+ember_status vk_capture_upload(vk_alloc *a, VkDeviceSize off, const void *src, size_t n) {
+  vk_capture *c = capturing;
+  host_buffer *nh = realloc(c->hosts, (c->nhosts + 1) * sizeof *nh);
+  if (nh == NULL) return ember_error("out of memory");
+  c->hosts = nh;
+  host_buffer h;
+  void *mapped;
+  if (vk_host_buffer(n, &h.buf, &h.mem, &mapped) != EMBER_OK) return EMBER_ERROR;
+  c->hosts[c->nhosts++] = h;
+  memcpy(mapped, src, n);
+  vk_batch_access(a->buffer, a->offset + off, n, 1);
+  a->used = 1;
+  VkBufferCopy region = { 0, a->offset + off, n };
+  vkCmdCopyBuffer(c->cmd, h.buf, a->buffer, 1, &region);
+  return EMBER_OK;
+}
+
+void vk_capture_free(vk_capture *c) {
+  if (c == NULL) return;
+  if (capturing == c) {
+    capturing = NULL;
+    nwritten = nread = 0;
+  }
+  if (!c->dead) {
+    vk_capture **p = &captures;
+    while (*p && *p != c) p = &(*p)->next;
+    if (*p) *p = c->next;
+    capture_destroy(c);
+  }
+  free(c);
 }
 
 /* }====== */

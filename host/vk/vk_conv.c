@@ -7,7 +7,8 @@
 ** checked. The kernels are direct loops, no im2col matrix:
 **   conv2d                   conv_fwd.comp, each invocation a block of 4 output
 **                            channels x 4 columns, looping over the group's input
-**                            channels and the taps
+**                            channels and the taps (export's fused_conv2d: the same,
+**                            with an activation as it stores)
 **   conv_transpose2d         conv_transpose.comp, the adjoint gathered: each output
 **                            element (4 channels per invocation) sums the (input, tap)
 **                            pairs that land on it
@@ -26,6 +27,7 @@
 #include "vk.h"
 #include "vk_kernels.h"
 #include "../cpu/conv.h"
+#include "../cpu/fused.h"
 
 /* {====== helpers the family shares */
 
@@ -119,9 +121,11 @@ static int put_geom(int32_t *p, const ember_conv_geom *g) {
 #define CONV_PB 4             /* output columns per invocation (conv_fwd) */
 
 /* out = conv2d (conv_fwd.comp) or its adjoint (conv_transpose.comp) over image x
-** (window positions in g's terms), weight w, bias b (or NULL). */
+** (window positions in g's terms), weight w, bias b (or NULL); act is fused_conv2d's
+** activation, which conv_fwd.comp applies as it stores (pointwise_ops.h; 0: none). */
 static ember_status conv_run(ember_call *c, int transposed, const ember_conv_geom *g,
-                             const ember_tensor *x, const ember_tensor *w, const ember_tensor *b) {
+                             const ember_tensor *x, const ember_tensor *w, const ember_tensor *b,
+                             int act) {
   ember_tensor *out = c->out[0];
   if (vk_conv_check_out(c, out) != EMBER_OK) return EMBER_ERROR;
   int64_t total = ember_tensor_numel(out);
@@ -147,20 +151,29 @@ static ember_status conv_run(ember_call *c, int transposed, const ember_conv_geo
   p.total = (uint32_t)n;
   p.ooff = (int32_t)out->offset;
   const ember_tensor *bind[4] = { out, x, w, b ? b : out };
-  return vk_conv_launch(transposed ? "conv_transpose" : "conv_fwd", c->compute, 0, 0, 4, bind,
-                        &p, sizeof p, n, 64);
+  return vk_conv_launch(transposed ? "conv_transpose" : "conv_fwd", c->compute, (uint32_t)act, 0,
+                        4, bind, &p, sizeof p, n, 64);
 }
 
 ember_status vk_conv2d(ember_call *c) {
   ember_conv_geom g;
   if (ember_conv_geom_of(c, 0, &g) != EMBER_OK) return EMBER_ERROR;
-  return conv_run(c, 0, &g, c->in[0], c->in[1], c->nin > 2 ? c->in[2] : NULL);
+  return conv_run(c, 0, &g, c->in[0], c->in[1], c->nin > 2 ? c->in[2] : NULL, 0);
+}
+
+/* export's fused_conv2d: conv2d with its activation applied as conv_fwd.comp stores */
+ember_status vk_fused_conv2d(ember_call *c) {
+  ember_conv_geom g;
+  const ember_fused_word *w;
+  if (ember_fused_activation(c, FUSED_CONV_ACTIVATION, &w) != EMBER_OK) return EMBER_ERROR;
+  if (ember_conv_geom_of(c, 0, &g) != EMBER_OK) return EMBER_ERROR;
+  return conv_run(c, 0, &g, c->in[0], c->in[1], c->nin > 2 ? c->in[2] : NULL, w ? w->code : 0);
 }
 
 ember_status vk_conv_transpose2d(ember_call *c) {
   ember_conv_geom g;
   if (ember_conv_geom_of(c, 1, &g) != EMBER_OK) return EMBER_ERROR;
-  return conv_run(c, 1, &g, c->in[0], c->in[1], c->nin > 2 ? c->in[2] : NULL);
+  return conv_run(c, 1, &g, c->in[0], c->in[1], c->nin > 2 ? c->in[2] : NULL, 0);
 }
 
 /* conv2d's input gradient: conv_transpose2d of grad_output by the same weight, in the
@@ -168,7 +181,7 @@ ember_status vk_conv_transpose2d(ember_call *c) {
 ember_status vk_conv2d_backward_input(ember_call *c) {
   ember_conv_geom t;
   if (ember_conv_input_grad_geom_of(c, &t) != EMBER_OK) return EMBER_ERROR;
-  return conv_run(c, 1, &t, c->in[0], c->in[1], NULL);
+  return conv_run(c, 1, &t, c->in[0], c->in[1], NULL, 0);
 }
 
 /* }====== */

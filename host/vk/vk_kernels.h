@@ -68,6 +68,8 @@ ember_status vk_sigmoid_backward(ember_call *c);
 ember_status vk_silu_backward(ember_call *c);
 ember_status vk_gelu_backward(ember_call *c);
 ember_status vk_softplus_backward(ember_call *c);
+/* export's fused_pointwise (vk_fused.c, host/ops/ops_fused.c) */
+ember_status vk_fused_pointwise(ember_call *c);
 /* }====== */
 
 /* the other families, one header each */

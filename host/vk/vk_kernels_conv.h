@@ -30,6 +30,7 @@ ember_status vk_conv_launch(const char *base, ember_dtype dt, uint32_t s3, uint3
 
 /* {====== kernels */
 ember_status vk_conv2d(ember_call *c);
+ember_status vk_fused_conv2d(ember_call *c);   /* export's (host/ops/ops_fused.c) */
 ember_status vk_conv_transpose2d(ember_call *c);
 ember_status vk_conv2d_backward_input(ember_call *c);
 ember_status vk_conv2d_backward_weight(ember_call *c);

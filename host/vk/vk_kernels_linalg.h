@@ -9,5 +9,6 @@ ember_status vk_addmm(ember_call *c);
 ember_status vk_outer(ember_call *c);
 ember_status vk_dot(ember_call *c);
 ember_status vk_linear(ember_call *c);   /* nn's linear (host/ops/ops_nn.c) */
+ember_status vk_fused_linear(ember_call *c);   /* export's (host/ops/ops_fused.c) */
 
 #endif

@@ -16,8 +16,9 @@
 ** dot is a two-pass reduction (matmul_dot.comp); outer is the GEMM with k = 1.
 **
 ** Tile sizes are specialization constants picked here per device class and problem
-** (see pick_tile). The epilogue (alpha, beta * C0 or linear's bias row, the output
-** dtype) is fused into the GEMM: no pass over the output afterwards.
+** (see pick_tile). The epilogue (alpha, beta * C0 or linear's bias row, fused_linear's
+** activation, the output dtype) is fused into the GEMM: no pass over the output
+** afterwards.
 **
 ** Element offsets and strides are 32-bit in the shaders: a product whose operands
 ** reach past 2^31 elements is an error naming the op.
@@ -36,6 +37,7 @@
 
 #include "vk.h"
 #include "vk_kernels.h"
+#include "../cpu/fused.h"
 
 enum { O, A, B, C0 };           /* the tensors of a product, in binding order */
 
@@ -51,6 +53,7 @@ typedef struct gemm {
   int64_t rs[4], cs[4];                    /* strides along rows (B: k) and columns (A: k) */
   int64_t bst[4][MAX_FOLD];                /* strides along the batch dims */
   double alpha, beta;
+  int act;                                 /* fused_linear's activation (pointwise_ops.h), 0 none */
 } gemm;
 
 /* the push constants of matmul_tile.glsl and matmul_coopmat.comp */
@@ -325,6 +328,7 @@ static ember_status make_plan(const gemm *g, int64_t batches, plan *pl) {
   if (vecable && vec_ok(g, B, bkm, vec)) code |= 0x4000;
   if (bkm) code |= 0x8000;
   if (g->t[C0]) code |= 0x10000;
+  code |= (uint32_t)g->act << 17;
   memset(pl, 0, sizeof *pl);
   pl->spec[1] = pl->spec[2] = 1;
   pl->spec[7] = code;
@@ -600,8 +604,9 @@ ember_status vk_dot(ember_call *c) {
 ** the rows when they can; weight^T is read in place (B contiguous along k); the bias
 ** is C0 with row stride 0. The dispatcher casts f16 operands to f32 for this op; where
 ** they are f16 and the device has cooperative matrices, the GEMM reads the caller's
-** f16 tensors instead (c->in_user), so the tensor cores do the product. */
-ember_status vk_linear(ember_call *c) {
+** f16 tensors instead (c->in_user), so the tensor cores do the product. act is
+** fused_linear's activation, which the epilogue applies (0: none). */
+static ember_status linear_run(ember_call *c, int act) {
   ember_tensor *x = c->in[0], *w = c->in[1], *bias = c->nin > 2 ? c->in[2] : NULL;
   ember_tensor *out = c->out[0];
   if (c->in_user[0]->dtype == EMBER_F16 && c->in_user[1]->dtype == EMBER_F16 &&
@@ -616,6 +621,7 @@ ember_status vk_linear(ember_call *c) {
   int nd = x->ndim;
   gemm g;
   gemm_init(&g, c, out);
+  g.act = act;
   g.nb = nd > 2 ? nd - 2 : 0;
   memcpy(g.bshape, out->shape, g.nb * sizeof *g.bshape);
   g.m = nd > 1 ? x->shape[nd - 2] : 1;
@@ -641,6 +647,15 @@ ember_status vk_linear(ember_call *c) {
     g.cs[C0] = bias->ndim == 1 && bias->shape[0] > 1 ? bias->stride[0] : 0;
   }
   return run_gemm(&g);
+}
+
+ember_status vk_linear(ember_call *c) { return linear_run(c, 0); }
+
+/* export's fused_linear: linear with its activation in the GEMM's epilogue */
+ember_status vk_fused_linear(ember_call *c) {
+  const ember_fused_word *w;
+  if (ember_fused_activation(c, FUSED_LINEAR_ACTIVATION, &w) != EMBER_OK) return EMBER_ERROR;
+  return linear_run(c, w ? w->code : 0);
 }
 
 /* }====== */

@@ -315,6 +315,7 @@ int vk_direct_host_access(const vk_alloc *a) {
 
 ember_status vk_upload(vk_alloc *a, VkDeviceSize off, const void *src, size_t n) {
   if (n == 0) return EMBER_OK;
+  if (vk_capturing()) return vk_capture_upload(a, off, src, n);   /* a copy every replay makes */
   if (vk_direct_host_access(a)) {
     if (a->used && vk_batch_busy(a->buffer, a->offset + off, n) && vk_batch_wait() != EMBER_OK)
       return EMBER_ERROR;
@@ -340,6 +341,8 @@ ember_status vk_upload(vk_alloc *a, VkDeviceSize off, const void *src, size_t n)
 
 ember_status vk_download(vk_alloc *a, VkDeviceSize off, void *dst, size_t n) {
   if (n == 0) return EMBER_OK;
+  if (vk_capturing())   /* the values are made by the replays, not yet */
+    return ember_error("vulkan: a kernel reads device values back while a graph is recorded");
   if (vk_direct_host_access(a)) {
     if (((a->used && vk_batch_busy(a->buffer, a->offset + off, n)) || vk_errors_pending()) &&
         vk_batch_wait() != EMBER_OK)

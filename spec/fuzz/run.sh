@@ -1,5 +1,6 @@
 #!/bin/sh
-# run.sh BINARY [SECONDS] — runs the libFuzzer target on a copy of spec/fuzz/corpus for
+# run.sh BINARY [SECONDS] [CORPUS] — runs the libFuzzer target on a copy of CORPUS
+# (default spec/fuzz/corpus) for
 # SECONDS (default 30), prints the number of executions, and exits non-zero on a crash,
 # a leak, a timeout or a failed check, naming the input that caused it.
 #
@@ -8,7 +9,7 @@
 bin=${1:?usage: run.sh BINARY [SECONDS]}
 secs=${2:-30}
 [ -x "$bin" ] || { echo "fuzz: $bin not built"; exit 2; }
-seeds=$(dirname "$0")/corpus
+seeds=${3:-$(dirname "$0")/corpus}
 art=$(cd "$(dirname "$bin")" && pwd)/artifacts
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -29,6 +29,11 @@ return {
   gelu_backward = "backward kernel", softplus_backward = "backward kernel",
   -- the fused losses' backward kernel
   cross_entropy_backward = "backward kernel",
+  -- export's fused ops: written into exported programs, which run without autograd
+  -- (their unfused forms, linear, conv2d and the elementwise ops, have rules)
+  fused_linear = "export's fused op (programs run without autograd)",
+  fused_conv2d = "export's fused op (programs run without autograd)",
+  fused_pointwise = "export's fused op (programs run without autograd)",
   -- optimizer updates: they change parameters outside the graph, by design
   sgd_step = "optimizer update (in place, outside autograd)",
   adam_step = "optimizer update (in place, outside autograd)",
