@@ -125,8 +125,26 @@ $(BUILD)/fuzz/obj/%.o: %.c
 $(BUILD)/fuzz/fuzz_safetensors: $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lm
 
-fuzz: deps $(BUILD)/fuzz/fuzz_safetensors
-	@sh spec/fuzz/run.sh $(BUILD)/fuzz/fuzz_safetensors $(FUZZ_SECONDS)
+# the runtime's loader: the runtime's own sources (-DEMBER_RT: no autograd, no Vulkan),
+# every op, built the same way into $(BUILD)/fuzz/rt-obj; seeds in spec/fuzz/corpus_program
+FUZZ_RT_SRC  := $(sort $(wildcard host/core/*.c host/io/*.c host/ops/*.c host/cpu/*.c host/rt/*.c)) \
+                spec/fuzz/fuzz_program.c
+FUZZ_RT_OBJ  := $(FUZZ_RT_SRC:%.c=$(BUILD)/fuzz/rt-obj/%.o)
+
+-include $(FUZZ_RT_OBJ:.o=.d)
+
+$(BUILD)/fuzz/rt-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DEMBER_RT -Ihost/ops -Ihost/cpu -Ihost/rt -Ihost/autograd -Ihost/vk \
+	  -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_program: $(FUZZ_RT_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lopenblas -lm -lpthread
+
+# half the time each; FUZZ_SECONDS is the whole
+fuzz: deps $(BUILD)/fuzz/fuzz_safetensors $(BUILD)/fuzz/fuzz_program
+	@sh spec/fuzz/run.sh $(BUILD)/fuzz/fuzz_safetensors $$(( ($(FUZZ_SECONDS) + 1) / 2 ))
+	@sh spec/fuzz/run.sh $(BUILD)/fuzz/fuzz_program $$(( ($(FUZZ_SECONDS) + 1) / 2 )) spec/fuzz/corpus_program
 
 # {====== the runtime library: libember_rt runs program files with no Lua
 #   make rt                       $(BUILD)/rt/libember_rt.{a,so}: every op, on the CPU

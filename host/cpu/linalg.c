@@ -153,7 +153,9 @@ static int fits_int(int64_t x) { return x > 0 && x <= INT_MAX; }
 
 void ember_blas_threads_for(int64_t work) {
   static int all = 0, now = 0;
+#ifdef _OPENMP
   if (omp_in_parallel()) return;
+#endif
   if (all == 0) all = now = openblas_get_num_threads();
   int want = work < BLAS_THREAD_WORK ? 1 : all;
   if (want != now) {

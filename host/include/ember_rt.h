@@ -54,6 +54,8 @@ typedef struct ember_rt_options {
   int no_arena;             /* 1: do not allocate the arena; call ember_rt_set_arena (cpu only:
                                on Vulkan the arena is a device buffer) */
   int threads;              /* kernel threads; 0: the OpenMP default */
+  size_t memory_limit;      /* refuse a program whose arena and input buffers need more
+                               bytes than this (EMBER_RT_ERROR_MEMORY); 0: no limit */
 } ember_rt_options;
 
 /* Maps the file (weights are used in place from the mapping), validates it in full and

@@ -199,7 +199,7 @@ ember_status ember_conv_geom_of(ember_call *c, int transposed, ember_conv_geom *
 }
 
 static ember_status infer_conv_either(ember_call *c, int transposed) {
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   ember_conv_geom g;
   if (float_inputs(c, 3, &rt) != EMBER_OK) return EMBER_ERROR;
   if (ember_conv_geom_of(c, transposed, &g) != EMBER_OK) return EMBER_ERROR;
@@ -269,7 +269,7 @@ ember_status ember_conv_grad_geom_of(ember_call *c, int weight, ember_conv_geom 
 }
 
 static ember_status infer_conv2d_backward_input(ember_call *c) {
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   ember_conv_geom g;
   if (float_inputs_as(c, 2, grad_weight_roles, &rt) != EMBER_OK) return EMBER_ERROR;
   if (ember_conv_grad_geom_of(c, 0, &g) != EMBER_OK) return EMBER_ERROR;
@@ -279,7 +279,7 @@ static ember_status infer_conv2d_backward_input(ember_call *c) {
 }
 
 static ember_status infer_conv2d_backward_weight(ember_call *c) {
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   ember_conv_geom g;
   if (float_inputs_as(c, 2, grad_roles, &rt) != EMBER_OK) return EMBER_ERROR;
   if (ember_conv_grad_geom_of(c, 1, &g) != EMBER_OK) return EMBER_ERROR;
@@ -399,7 +399,7 @@ ember_status ember_pool_grad_geom_of(ember_call *c, ember_pool_kind kind, ember_
 }
 
 static ember_status infer_pool_kind(ember_call *c, ember_pool_kind kind) {
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   ember_pool_geom g;
   if (float_inputs(c, 1, &rt) != EMBER_OK) return EMBER_ERROR;
   if (ember_pool_geom_of(c, kind, &g) != EMBER_OK) return EMBER_ERROR;
@@ -413,7 +413,7 @@ static ember_status infer_avg_pool2d(ember_call *c) { return infer_pool_kind(c, 
 static ember_status infer_adaptive(ember_call *c) { return infer_pool_kind(c, EMBER_POOL_ADAPTIVE); }
 
 static ember_status infer_pool_grad(ember_call *c, ember_pool_kind kind) {
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   ember_pool_geom g;
   if (float_inputs_as(c, kind == EMBER_POOL_MAX ? 2 : 1, grad_roles, &rt) != EMBER_OK)
     return EMBER_ERROR;
@@ -523,7 +523,7 @@ static ember_status infer_pad(ember_call *c) {
 /* A gradient is a float: it sums (reflect and replicate pads add up several outputs). */
 static ember_status infer_pad_backward(ember_call *c) {
   ember_pad_geom g;
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   int64_t shape[EMBER_MAX_DIMS];
   if (float_inputs_as(c, 1, grad_roles, &rt) != EMBER_OK) return EMBER_ERROR;
   if (ember_pad_grad_geom_of(c, &g, shape) != EMBER_OK) return EMBER_ERROR;
@@ -608,7 +608,7 @@ ember_status ember_interp_grad_geom_of(ember_call *c, ember_interp_geom *g) {
 }
 
 static ember_status infer_interpolate(ember_call *c) {
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   ember_interp_geom g;
   if (float_inputs(c, 1, &rt) != EMBER_OK) return EMBER_ERROR;
   if (ember_interp_geom_of(c, &g) != EMBER_OK) return EMBER_ERROR;
@@ -618,7 +618,7 @@ static ember_status infer_interpolate(ember_call *c) {
 }
 
 static ember_status infer_interpolate_backward(ember_call *c) {
-  ember_dtype rt;
+  ember_dtype rt = EMBER_DTYPE_NONE;
   ember_interp_geom g;
   if (float_inputs_as(c, 1, grad_roles, &rt) != EMBER_OK) return EMBER_ERROR;
   if (ember_interp_grad_geom_of(c, &g) != EMBER_OK) return EMBER_ERROR;

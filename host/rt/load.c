@@ -21,6 +21,7 @@
 
 #define PROGRAM_VERSION 1
 #define JSON_DEPTH 16
+#define MAX_VALUE_BYTES ((int64_t)1 << 40)   /* beyond any memory a program runs in */
 
 static _Thread_local ember_rt_status last_status;
 
@@ -163,6 +164,13 @@ static ember_rt_status read_dims(ember_rt_program *p, const ember_json *root) {
   return EMBER_RT_OK;
 }
 
+/* Bytes value v needs at the bounds (read_value has checked they fit MAX_VALUE_BYTES). */
+static int64_t bound_bytes(const rt_value *v) {
+  int64_t n = 1;
+  for (int d = 0; d < v->ndim; d++) n *= v->max_shape[d];
+  return (int64_t)ember_dtype_nbytes(v->dtype, n);
+}
+
 static ember_rt_status read_value(ember_rt_program *p, int id, const ember_json *j) {
   rt_value *v = &p->values[id];
   char where[64];
@@ -185,6 +193,10 @@ static ember_rt_status read_value(ember_rt_program *p, int id, const ember_json 
     if (!ok || v->max_shape[d] < 0 || v->max_shape[d] > ((int64_t)1 << 40))
       return BAD("value %d dim %d is out of range at the bounds", id, d + 1);
   }
+  int64_t numel = 1;
+  for (d = 0; d < v->ndim; d++)
+    if (__builtin_mul_overflow(numel, v->max_shape[d], &numel) || numel > MAX_VALUE_BYTES / 16)
+      return BAD("value %d holds more than 2^40 bytes at the bounds", id);
   const ember_json *idx = field(j, "index", EMBER_JSON_TRUE);
   v->is_index = idx && idx->type == EMBER_JSON_TRUE;
   const ember_json *view = field(j, "view", EMBER_JSON_TRUE);
@@ -227,12 +239,6 @@ static ember_rt_status read_value(ember_rt_program *p, int id, const ember_json 
   return EMBER_RT_OK;
 }
 
-/* Bytes value v needs at the bounds. */
-static int64_t bound_bytes(const rt_value *v) {
-  int64_t n = 1;
-  for (int d = 0; d < v->ndim; d++) n *= v->max_shape[d];
-  return (int64_t)ember_dtype_nbytes(v->dtype, n);
-}
 
 /* }====== */
 
@@ -459,8 +465,18 @@ static ember_rt_status alloc_buffers(ember_rt_program *p, const ember_rt_options
   p->workspace_bytes = ws;
   p->total_arena = (size_t)(p->arena_bytes + ws);
   size_t io = 0;
-  for (int k = 0; k < p->ninputs; k++) io += (p->inputs[k].capacity + RT_ALIGN - 1) / RT_ALIGN * RT_ALIGN * 2;
-  if (io && (p->io_block = aligned_alloc(RT_ALIGN, io)) == NULL)
+  for (int k = 0; k < p->ninputs; k++) {
+    io += (p->inputs[k].capacity + RT_ALIGN - 1) / RT_ALIGN * RT_ALIGN * 2;
+    if (io > (size_t)MAX_VALUE_BYTES) return rt_fail(EMBER_RT_ERROR_MEMORY, "program: inputs of more than 2^40 bytes");
+  }
+  /* on Vulkan the arena is a device buffer (rt_vulkan.c): no host one */
+  int host_arena = !(opts && (opts->no_arena || opts->device == EMBER_RT_VULKAN));
+  if (p->total_arena > (size_t)MAX_VALUE_BYTES)
+    return rt_fail(EMBER_RT_ERROR_MEMORY, "program: an arena of %zu bytes", p->total_arena);
+  if (opts && opts->memory_limit && (host_arena ? p->total_arena : 0) + io > opts->memory_limit)
+    return rt_fail(EMBER_RT_ERROR_MEMORY, "program: needs %zu bytes of arena and inputs, over the "
+                   "limit of %zu", (host_arena ? p->total_arena : 0) + io, opts->memory_limit);
+  if ((p->io_block = aligned_alloc(RT_ALIGN, io + RT_ALIGN)) == NULL)
     return rt_fail(EMBER_RT_ERROR_MEMORY, "program: out of memory for %zu bytes of inputs", io);
   char *q = p->io_block;
   for (int k = 0; k < p->ninputs; k++) {
@@ -479,8 +495,6 @@ static ember_rt_status alloc_buffers(ember_rt_program *p, const ember_rt_options
     if (s == NULL) return rt_fail(EMBER_RT_ERROR_MEMORY, "program: out of memory");
     v->t.storage = s;
   }
-  /* on Vulkan the arena is a device buffer (rt_vulkan.c): no host one */
-  int host_arena = !(opts && (opts->no_arena || opts->device == EMBER_RT_VULKAN));
   if (host_arena && p->total_arena) {
     p->arena_owned = aligned_alloc(RT_ALIGN, (p->total_arena + RT_ALIGN - 1) / RT_ALIGN * RT_ALIGN);
     if (p->arena_owned == NULL)
@@ -603,7 +617,7 @@ static ember_rt_status parse(ember_rt_program *p, const ember_rt_options *opts) 
   if (plan == NULL || !json_i64(ember_json_get(plan, "arena"), &p->arena_bytes) ||
       !json_i64(ember_json_get(plan, "workspace"), &p->workspace_bytes) ||
       !json_i64(ember_json_get(plan, "threads"), &threads) || p->arena_bytes < 0 ||
-      p->workspace_bytes < 0 || threads < 1 || p->arena_bytes > ((int64_t)1 << 46) ||
+      p->workspace_bytes < 0 || threads < 1 || p->arena_bytes > MAX_VALUE_BYTES ||
       p->workspace_bytes > ((int64_t)1 << 40))
     return BAD("\"plan\" needs arena, workspace and threads in range");
   p->workspace_threads = (int)threads;

@@ -27,7 +27,7 @@
 */
 #include "rt.h"
 
-#if defined(EMBER_RT) && !defined(EMBER_RT_VULKAN)
+#if defined(EMBER_RT) && !defined(EMBER_RT_WITH_VULKAN)
 
 const rt_device_ops *rt_vulkan_ops(void) { return NULL; }
 int64_t rt_vulkan_records(const ember_rt_program *p) { (void)p; return 0; }
