@@ -168,8 +168,8 @@ RT_KERNEL_OPT ?= -O2
 RT_CFLAGS := -std=c11 $(RT_OPT) -Wall -Wextra -fPIC -fopenmp -fno-math-errno -D_GNU_SOURCE \
              -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -DEMBER_RT \
              -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/autograd -Ihost/vk \
-             -Ihost/rt $(EXTRA_CFLAGS)
-RT_LIBS   := -fopenmp -lopenblas -lm -lpthread
+             -Ihost/rt $(SANITIZE) $(EXTRA_CFLAGS)
+RT_LIBS   := -fopenmp $(SANITIZE) -lopenblas -lm -lpthread
 RT_FAMILY := $(sort $(wildcard host/ops/ops_*.c))
 RT_SRC    := $(filter-out $(RT_FAMILY),$(sort $(wildcard host/core/*.c host/ops/*.c host/cpu/*.c \
                                                         host/io/*.c host/rt/*.c)))

@@ -352,6 +352,9 @@ describe("the loader", function()
     { "an unknown attribute", function(p) p.nodes[1].attrs.bogus = 1 end, "attributes the op does not know" },
     { "an output that is not a node's own bytes", function(p) p.outputs[1].value = 0 end, "must be a node's own" },
     { "no format", function(p) p.format = "other" end, '"format" is not "ember.program"' },
+    { "an index value that is not an integer", function(p)
+        for _, v in ipairs(p.values) do if v.input then v.index = true; break end end
+      end, "an index value must have an integer dtype, not f32" },
     { "malformed JSON", function(p) return nil end, nil },
   }
   for _, c in ipairs(cases) do

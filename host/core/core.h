@@ -13,11 +13,13 @@
 
 /* {====== dtype traits */
 
+/* The names are arrays, not pointers: a table of pointers costs the runtime's shared
+** library a relocation each (see the Makefile's rt section). */
 typedef struct ember_dtype_traits {
-  const char *name;        /* "f32" */
+  char name[12];           /* "f32" */
   size_t size;             /* bytes (sub-byte dtypes: 1, but see bits) */
   int is_float, is_int;    /* bool is neither */
-  const char *torch7_name; /* print footer: ember.FloatTensor */
+  char torch7_name[24];    /* print footer: ember.FloatTensor */
   int bits;                /* bits per element */
 } ember_dtype_traits;
 

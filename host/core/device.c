@@ -11,7 +11,7 @@
 
 const ember_backend *ember_vk_backend(void) __attribute__((weak));
 
-static const char *const device_names[] = { "cpu", "vulkan" };
+static const char device_names[][8] = { "cpu", "vulkan" };   /* no pointers to relocate */
 
 const char *ember_device_name(ember_device dev) {
   return (unsigned)dev < sizeof device_names / sizeof device_names[0] ? device_names[dev] : "?";

@@ -45,8 +45,10 @@ const char *ember_dtype_name(ember_dtype dt) {
 ember_dtype ember_dtype_from_name(const char *name) {
   for (int i = 0; i < EMBER_DTYPE_COUNT; i++)
     if (strcasecmp(name, ember_dtype_traits_table[i].name) == 0) return (ember_dtype)i; /* "BF16" too */
-  /* PyTorch's long names, so `t:to("float32")` reads naturally too */
-  static const struct { const char *alias; ember_dtype dt; } aliases[] = {
+  /* PyTorch's long names, so `t:to("float32")` reads naturally too (the names are held
+  ** in place, not pointed to: a table of pointers costs the shared library a relocation
+  ** each) */
+  static const struct { char alias[16]; ember_dtype dt; } aliases[] = {
     {"float32", EMBER_F32}, {"float", EMBER_F32}, {"float64", EMBER_F64},
     {"double", EMBER_F64}, {"float16", EMBER_F16}, {"half", EMBER_F16},
     {"bfloat16", EMBER_BF16}, {"int8", EMBER_I8}, {"int16", EMBER_I16},

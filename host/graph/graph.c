@@ -161,6 +161,18 @@ int ember_graph_uses(const ember_graph *g, int v) {
   return uses;
 }
 
+int *ember_graph_use_counts(const ember_graph *g) {
+  int *uses = calloc((size_t)(g->nvalues > 0 ? g->nvalues : 1), sizeof *uses);
+  if (uses == NULL) return NULL;
+  for (int i = 0; i < g->nnodes; i++) {
+    const ember_gnode *n = &g->nodes[i];
+    if (n->op == NULL) continue;
+    for (int j = 0; j < n->nin; j++) if (n->in[j] >= 0) uses[n->in[j]]++;
+  }
+  for (int j = 0; j < g->noutputs; j++) uses[g->outputs[j]]++;
+  return uses;
+}
+
 void ember_graph_replace_uses(ember_graph *g, int from, int to) {
   for (int i = 0; i < g->nnodes; i++) {
     ember_gnode *n = &g->nodes[i];

@@ -116,6 +116,9 @@ void ember_graph_set_outputs(ember_graph *g, int n, const int *values);
 
 /* Uses: how many node inputs and graph outputs read value v. */
 int ember_graph_uses(const ember_graph *g, int v);
+/* The same for every value at once: a malloc'ed array of nvalues counts (NULL when out
+** of memory). */
+int *ember_graph_use_counts(const ember_graph *g);
 /* Point every reader of value `from` (node inputs, graph outputs) at value `to`. */
 void ember_graph_replace_uses(ember_graph *g, int from, int to);
 /* Mark node n dead (its outputs must have no uses left). */

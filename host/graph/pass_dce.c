@@ -12,17 +12,11 @@
 #include "graph.h"
 
 int ember_pass_dce(ember_graph *g) {
-  int *uses = calloc((size_t)(g->nvalues > 0 ? g->nvalues : 1), sizeof *uses);
+  int *uses = ember_graph_use_counts(g);
   if (uses == NULL) {
     ember_error("export: out of memory");
     return -1;
   }
-  for (int i = 0; i < g->nnodes; i++) {
-    const ember_gnode *n = &g->nodes[i];
-    if (n->op == NULL) continue;
-    for (int j = 0; j < n->nin; j++) if (n->in[j] >= 0) uses[n->in[j]]++;
-  }
-  for (int j = 0; j < g->noutputs; j++) uses[g->outputs[j]]++;
 
   int removed = 0;
   for (int i = g->nnodes - 1; i >= 0; i--) {

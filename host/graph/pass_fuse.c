@@ -304,7 +304,9 @@ static ember_status fuse_tree(ember_graph *g, const ember_op *fused, const tree 
 static int fuse_pointwise(ember_graph *g) {
   const ember_op *fused = ember_op_find("fused_pointwise");
   if (fused == NULL) return 0;
-  int *uses = calloc((size_t)(g->nvalues > 0 ? g->nvalues : 1), sizeof *uses);
+  /* counts only go down as trees fuse (a fused node reads each input once), so the
+  ** counts taken here never let a value read twice into a tree */
+  int *uses = ember_graph_use_counts(g);
   char *done = calloc((size_t)(g->nnodes > 0 ? g->nnodes : 1), 1);
   tree *t = malloc(sizeof *t);
   if (uses == NULL || done == NULL || t == NULL) {
@@ -314,14 +316,6 @@ static int fuse_pointwise(ember_graph *g) {
     ember_error("export: out of memory");
     return -1;
   }
-  /* counts only go down as trees fuse (a fused node reads each input once), so the
-  ** counts taken here never let a value read twice into a tree */
-  for (int i = 0; i < g->nnodes; i++) {
-    const ember_gnode *n = &g->nodes[i];
-    if (n->op == NULL) continue;
-    for (int j = 0; j < n->nin; j++) if (n->in[j] >= 0) uses[n->in[j]]++;
-  }
-  for (int j = 0; j < g->noutputs; j++) uses[g->outputs[j]]++;
   int fusedn = 0;
   for (int i = g->nnodes - 1; i >= 0; i--) {
     const ember_gnode *n = &g->nodes[i];

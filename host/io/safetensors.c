@@ -22,7 +22,8 @@
 
 /* {====== dtype names, in the safetensors order (the writer sorts by it) */
 
-static const struct { const char *name; ember_dtype dt; } st_dtypes[] = {
+/* names held in place: a table of pointers costs the shared runtime a relocation each */
+static const struct { char name[12]; ember_dtype dt; } st_dtypes[] = {
   {"BOOL", EMBER_BOOL}, {"F4", EMBER_F4}, {"F6_E2M3", EMBER_F6_E2M3},
   {"F6_E3M2", EMBER_F6_E3M2}, {"U8", EMBER_U8}, {"I8", EMBER_I8},
   {"F8_E5M2", EMBER_F8_E5M2}, {"F8_E4M3", EMBER_F8_E4M3}, {"F8_E8M0", EMBER_F8_E8M0},

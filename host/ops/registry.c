@@ -61,20 +61,33 @@ static void build(void) {
     }
   qsort(all_ops, nops, sizeof all_ops[0], by_name);
   index_ops();
+  for (int i = 1; i < nops; i++)
+    if (strcmp(all_ops[i]->name, all_ops[i - 1]->name) == 0) registry_error = all_ops[i]->name;
+}
+
+static void ensure(void) {
+  pthread_once(&once, build);
+}
+
+/* The defaults are parsed apart from the table, on their first use: the runtime reads
+** every attribute from the program file and never asks, so it links no attribute parser. */
+static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
+
+static void parse_defaults(void) {
+  ensure();
   defaults = calloc(nops > 0 ? (size_t)nops : 1, sizeof *defaults);
+  if (defaults == NULL) {
+    registry_error = "op table: out of memory for the defaults";
+    return;
+  }
   for (int i = 0; i < nops; i++) {
     const ember_op *op = all_ops[i];
-    if (i > 0 && strcmp(op->name, all_ops[i - 1]->name) == 0) registry_error = op->name;
     for (int k = 0; op->attrs && op->attrs[k].name; k++) {
       const ember_attr_def *d = &op->attrs[k];
       if (d->dflt && ember_attr_parse(op, d, d->dflt, &defaults[i][k]) != EMBER_OK)
         registry_error = op->name;
     }
   }
-}
-
-static void ensure(void) {
-  pthread_once(&once, build);
 }
 
 int ember_ops_count(void) {
@@ -100,13 +113,15 @@ const ember_op *ember_op_find(const char *name) {
 }
 
 const ember_attr *ember_op_defaults(const ember_op *op) {
+  pthread_once(&defaults_once, parse_defaults);
   int i = op_index(op);
-  return i < 0 ? NULL : defaults[i];
+  return i < 0 || defaults == NULL ? NULL : defaults[i];
 }
 
 const ember_attr *ember_op_default(const ember_op *op, int k) {
+  pthread_once(&defaults_once, parse_defaults);
   int i = op_index(op);
-  return i < 0 ? NULL : &defaults[i][k];
+  return i < 0 || defaults == NULL ? NULL : &defaults[i][k];
 }
 
 int ember_op_attr_count(const ember_op *op) {
@@ -123,7 +138,7 @@ int ember_op_attr_index(const ember_op *op, const char *name) {
 
 /* Non-NULL names the first entry that is duplicated or has a bad default. */
 const char *ember_ops_check(void) {
-  ensure();
+  pthread_once(&defaults_once, parse_defaults);
   return registry_error;
 }
 

@@ -10,7 +10,7 @@
 const char *ember_rt_last_error(void) { return ember_last_error(); }
 
 const char *ember_rt_status_name(ember_rt_status st) {
-  static const char *const names[] = {
+  static const char names[][12] = {   /* in place: pointers would each cost a relocation */
     "ok", "io", "format", "version", "unsupported", "argument", "memory", "execute", "device",
   };
   return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "unknown";

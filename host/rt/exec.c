@@ -127,19 +127,28 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Index values cross the API 0-based; the graph reads them with its own base. */
-static void shift_index(const ember_tensor *t, void *dst, const void *src, int64_t by) {
-  int64_t n = ember_tensor_numel(t);
-  size_t es = ember_dtype_size(t->dtype);
+/* Index values cross the API 0-based; the graph reads them with its own base. They are
+** integers (the loader refuses an index value of another dtype), and adding modulo 2^bits
+** gives the same bits signed or unsigned, as ember_store_i64's wrapping does: only the
+** element's width matters. (ember_load_i64 and ember_store_i64 would bring along their
+** float paths, and with them the minifloat codecs, which a runtime without ops never needs.) */
+void rt_shift_index(ember_dtype dt, void *dst, const void *src, int64_t n, int64_t by) {
+  size_t es = ember_dtype_size(dt);
   for (int64_t i = 0; i < n; i++)
-    ember_store_i64(t->dtype, (char *)dst + i * es, ember_load_i64(t->dtype, (const char *)src + i * es) + by);
+    switch (es) {
+    case 1: ((uint8_t *)dst)[i] = (uint8_t)(((const uint8_t *)src)[i] + (uint64_t)by); break;
+    case 2: ((uint16_t *)dst)[i] = (uint16_t)(((const uint16_t *)src)[i] + (uint64_t)by); break;
+    case 4: ((uint32_t *)dst)[i] = (uint32_t)(((const uint32_t *)src)[i] + (uint64_t)by); break;
+    default: ((uint64_t *)dst)[i] = ((const uint64_t *)src)[i] + (uint64_t)by; break;
+    }
 }
 
 void rt_index_inputs(ember_rt_program *p) {
   if (p->index_base == 0) return;
   for (int k = 0; k < p->ninputs; k++) {
     rt_value *v = &p->values[p->inputs[k].value];
-    if (v->is_index) shift_index(&v->t, v->t.storage->data, p->inputs[k].data, p->index_base);
+    if (v->is_index)
+      rt_shift_index(v->dtype, v->t.storage->data, p->inputs[k].data, ember_tensor_numel(&v->t), p->index_base);
   }
 }
 
@@ -149,7 +158,7 @@ void rt_index_outputs(ember_rt_program *p) {
     rt_value *v = &p->values[p->outputs[k].value];
     if (v->is_index) {
       void *data = ember_tensor_data(&v->t);
-      shift_index(&v->t, data, data, -p->index_base);
+      rt_shift_index(v->dtype, data, data, ember_tensor_numel(&v->t), -p->index_base);
     }
   }
 }

@@ -199,6 +199,8 @@ static ember_rt_status read_value(ember_rt_program *p, int id, const ember_json 
       return BAD("value %d holds more than 2^40 bytes at the bounds", id);
   const ember_json *idx = field(j, "index", EMBER_JSON_TRUE);
   v->is_index = idx && idx->type == EMBER_JSON_TRUE;
+  if (v->is_index && !ember_dtype_is_int(v->dtype))
+    return BAD("value %d: an index value must have an integer dtype, not %s", id, dt->str);
   const ember_json *view = field(j, "view", EMBER_JSON_TRUE);
   v->is_view = view && view->type == EMBER_JSON_TRUE;
   const ember_json *name = field(j, "name", EMBER_JSON_STRING);
@@ -349,7 +351,13 @@ static ember_rt_status read_node(ember_rt_program *p, int id, const ember_json *
     p->values[v].producer = id;
     n->out[i] = (int)v;
   }
-  ember_call_init(&n->call, n->op, n->nin, NULL);
+  /* the call starts zeroed (calloc) and read_attr sets every attribute from the file, so
+  ** the op's defaults (ember_call_init) are never read: the registry parses none for us */
+  n->call.op = n->op;
+  n->call.nin = n->nin;
+  n->call.nout = n->op->nout;
+  n->call.compute = EMBER_DTYPE_NONE;
+  n->call.device = EMBER_CPU;
   n->call.index_base = p->index_base;
   size_t nattrs = 0;
   for (int k = 0; n->op->attrs && n->op->attrs[k].name; k++, nattrs++)

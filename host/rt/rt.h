@@ -118,6 +118,9 @@ void rt_bind_arena(ember_rt_program *p);
 ember_rt_status rt_measure_workspace(ember_rt_program *p, int64_t *peak);
 
 ember_rt_status rt_last_status(void);
+/* n integer elements of dt from src to dst (may be the same) with `by` added, wrapping
+** at the dtype's width as a store of the sum would. */
+void rt_shift_index(ember_dtype dt, void *dst, const void *src, int64_t n, int64_t by);
 /* Index inputs into the graph's base (shadow copies); index outputs back to 0-based. */
 void rt_index_inputs(ember_rt_program *p);
 void rt_index_outputs(ember_rt_program *p);

@@ -307,12 +307,6 @@ static ember_rt_status vk_load_program(ember_rt_program *p) {
   return st;
 }
 
-static void shift_index(ember_dtype dt, void *dst, const void *src, int64_t n, int64_t by) {
-  size_t es = ember_dtype_size(dt);
-  for (int64_t i = 0; i < n; i++)
-    ember_store_i64(dt, (char *)dst + i * es, ember_load_i64(dt, (const char *)src + i * es) + by);
-}
-
 static ember_rt_status vk_execute_program(ember_rt_program *p) {
   vk_program *s = p->dev_state;
   /* new dynamic dims (rt_update_shapes has run): the copies' sizes, the push constants
@@ -325,7 +319,7 @@ static ember_rt_status vk_execute_program(ember_rt_program *p) {
     for (int k = 0; k < p->ninputs; k++) {
       const rt_value *v = &p->values[p->inputs[k].value];
       if (v->is_index)
-        shift_index(v->dtype, s->mapped + s->in_at[k], p->inputs[k].data, ember_tensor_numel(&v->t),
+        rt_shift_index(v->dtype, s->mapped + s->in_at[k], p->inputs[k].data, ember_tensor_numel(&v->t),
                     p->index_base);
     }
   if (vk_capture_run(s->cap) != EMBER_OK)
@@ -334,7 +328,7 @@ static ember_rt_status vk_execute_program(ember_rt_program *p) {
     for (int k = 0; k < p->noutputs; k++) {
       const rt_value *v = &p->values[p->outputs[k].value];
       if (v->is_index)
-        shift_index(v->dtype, p->outputs[k].data, p->outputs[k].data, ember_tensor_numel(&v->t),
+        rt_shift_index(v->dtype, p->outputs[k].data, p->outputs[k].data, ember_tensor_numel(&v->t),
                     -p->index_base);
     }
   return EMBER_RT_OK;
