@@ -94,9 +94,8 @@ ember_rt_status ember_rt_set_input_shape(ember_rt_program *p, int i, int ndim, c
     int s = 0;
     while (p->sym_name[s] != io->dim_names[d]) s++;
     if (shape[d] < 1 || shape[d] > p->sym_max[s])
-      return ARG("input %d (\"%s\") dynamic dim \"%s\" is %lld, %s %lld", i, io->name, p->sym_name[s],
-                 (long long)shape[d], shape[d] < 1 ? "below its least size" : "past its bound of",
-                 (long long)(shape[d] < 1 ? 1 : p->sym_max[s]));
+      return ARG("input %d (\"%s\") dynamic dim \"%s\" is %lld, past its bound of %lld (or below 1)",
+                 i, io->name, p->sym_name[s], (long long)shape[d], (long long)p->sym_max[s]);
     size[s] = shape[d];
   }
   int changed = memcmp(size, p->sym_size, sizeof size) != 0;

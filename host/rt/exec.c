@@ -80,41 +80,33 @@ ember_rt_status rt_update_shapes(ember_rt_program *p) {
         return rt_fail(EMBER_RT_ERROR_FORMAT, "program: node %d (%s) would need input %d converted "
                        "to %s; a program makes every conversion a node", i, n->op->name, j + 1,
                        ember_dtype_name(c->in_cast[j]));
+    /* what the op gives: a view's maker fills its header; a copying view op's infer
+    ** checks only attributes (its maker sizes the copy as the file says); others infer */
+    if (view && make_view(p, n) != EMBER_RT_OK) return EMBER_RT_ERROR_EXECUTE;
     for (int k = 0; k < n->nout; k++) {
       rt_value *v = &p->values[n->out[k]];
-      ember_dtype kd = c->out_kernel[k] != EMBER_DTYPE_NONE && !(n->op->flags & EMBER_OP_VIEW)
-                       ? c->out_kernel[k] : c->out_dtype[k];
       int64_t shape[EMBER_MAX_DIMS];
       for (int d = 0; d < v->ndim; d++) shape[d] = rt_eval(p, &v->dim[d]);
-      /* a view op's infer only checks its attributes: its maker computes the shape */
-      int is_view_op = (n->op->flags & EMBER_OP_VIEW) != 0;
-      if (!is_view_op && (kd != v->dtype || c->out_ndim[k] != v->ndim ||
-          memcmp(c->out_shape[k], shape, (size_t)v->ndim * sizeof shape[0]) != 0)) {
+      ember_dtype gd = c->out_kernel[k] != EMBER_DTYPE_NONE ? c->out_kernel[k] : c->out_dtype[k];
+      int gn = c->out_ndim[k];
+      const int64_t *gs = c->out_shape[k];
+      if (view) {
+        gd = v->t.dtype, gn = v->t.ndim, gs = v->t.shape;
+      } else if (n->op->flags & EMBER_OP_VIEW) {
+        gd = v->dtype, gn = v->ndim, gs = shape;
+      }
+      if (gd != v->dtype || gn != v->ndim || memcmp(gs, shape, (size_t)v->ndim * sizeof shape[0]) != 0) {
         char a[128], b[128];
         return rt_fail(EMBER_RT_ERROR_FORMAT, "program: node %d (%s) output %d is %s %s, the file "
-                       "says %s %s", i, n->op->name, k + 1, ember_dtype_name(kd),
-                       ember_shape_text(c->out_ndim[k], c->out_shape[k], a, sizeof a),
-                       ember_dtype_name(v->dtype), ember_shape_text(v->ndim, shape, b, sizeof b));
+                       "says %s %s", i, n->op->name, k + 1, ember_dtype_name(gd),
+                       ember_shape_text(gn, gs, a, sizeof a), ember_dtype_name(v->dtype),
+                       ember_shape_text(v->ndim, shape, b, sizeof b));
       }
       if (!v->is_view) {
         memcpy(v->t.shape, shape, sizeof shape);
         ember_contiguous_strides(v->ndim, v->t.shape, v->t.stride);
       }
       c->out[k] = &v->t;
-    }
-    if (view) {
-      rt_value *v = &p->values[n->out[0]];
-      int64_t shape[EMBER_MAX_DIMS];
-      for (int d = 0; d < v->ndim; d++) shape[d] = rt_eval(p, &v->dim[d]);
-      if (make_view(p, n) != EMBER_RT_OK) return EMBER_RT_ERROR_EXECUTE;
-      if (v->t.dtype != v->dtype || v->t.ndim != v->ndim ||
-          memcmp(v->t.shape, shape, (size_t)v->ndim * sizeof shape[0]) != 0) {
-        char a[128], b[128];
-        return rt_fail(EMBER_RT_ERROR_FORMAT, "program: node %d (%s) makes a %s %s view, the file "
-                       "says %s %s", i, n->op->name, ember_dtype_name(v->t.dtype),
-                       ember_shape_str(&v->t, a, sizeof a), ember_dtype_name(v->dtype),
-                       ember_shape_text(v->ndim, shape, b, sizeof b));
-      }
     }
   }
   p->shapes_dirty = 0;

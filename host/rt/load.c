@@ -473,17 +473,15 @@ static ember_rt_status alloc_buffers(ember_rt_program *p, const ember_rt_options
   p->workspace_bytes = ws;
   p->total_arena = (size_t)(p->arena_bytes + ws);
   size_t io = 0;
-  for (int k = 0; k < p->ninputs; k++) {
+  for (int k = 0; k < p->ninputs && io <= (size_t)MAX_VALUE_BYTES; k++)
     io += (p->inputs[k].capacity + RT_ALIGN - 1) / RT_ALIGN * RT_ALIGN * 2;
-    if (io > (size_t)MAX_VALUE_BYTES) return rt_fail(EMBER_RT_ERROR_MEMORY, "program: inputs of more than 2^40 bytes");
-  }
   /* on Vulkan the arena is a device buffer (rt_vulkan.c): no host one */
   int host_arena = !(opts && (opts->no_arena || opts->device == EMBER_RT_VULKAN));
-  if (p->total_arena > (size_t)MAX_VALUE_BYTES)
-    return rt_fail(EMBER_RT_ERROR_MEMORY, "program: an arena of %zu bytes", p->total_arena);
-  if (opts && opts->memory_limit && (host_arena ? p->total_arena : 0) + io > opts->memory_limit)
-    return rt_fail(EMBER_RT_ERROR_MEMORY, "program: needs %zu bytes of arena and inputs, over the "
-                   "limit of %zu", (host_arena ? p->total_arena : 0) + io, opts->memory_limit);
+  size_t need = (host_arena ? p->total_arena : 0) + io;
+  size_t limit = opts && opts->memory_limit ? opts->memory_limit : (size_t)MAX_VALUE_BYTES;
+  if (need > limit || p->total_arena > (size_t)MAX_VALUE_BYTES)
+    return rt_fail(EMBER_RT_ERROR_MEMORY, "program: needs %zu bytes of arena and inputs, over "
+                   "the limit of %zu", need, limit);
   if ((p->io_block = aligned_alloc(RT_ALIGN, io + RT_ALIGN)) == NULL)
     return rt_fail(EMBER_RT_ERROR_MEMORY, "program: out of memory for %zu bytes of inputs", io);
   char *q = p->io_block;
