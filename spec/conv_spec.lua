@@ -95,6 +95,23 @@ describe("conv family by hand", function()
     assert.is_true(v ~= v)
   end)
 
+  it("max_pool2d(2) of f32 (its own fast loop) picks as the general loop does (f64)", function()
+    -- ties, NaN in every window position, -inf windows, odd sizes (a cropped last row/column)
+    ember.manual_seed(11)
+    local x = (ember.randn(3, 4, 9, 11) * 2):round()
+    local flat = x:view(-1)
+    for i = 1, flat:numel(), 7 do flat[i] = 0 / 0 end
+    for i = 3, flat:numel(), 13 do flat[i] = -math.huge end
+    local fast = ember.max_pool2d(x, 2)
+    local general = ember.max_pool2d(x:to("f64"), 2):to("f32")
+    assert.same({3, 4, 4, 5}, fast:size())
+    local a, b = fast:view(-1), general:view(-1)
+    for i = 1, a:numel() do
+      local u, v = a[i], b[i]
+      assert.is_true(u == v or (u ~= u and v ~= v), "window " .. i .. ": " .. u .. " vs " .. v)
+    end
+  end)
+
   it("pads in every mode by hand", function()
     local x = f32({{1, 2, 3}, {4, 5, 6}})
     assert.same({{3, 2, 1, 2, 3, 2}, {6, 5, 4, 5, 6, 5}}, ember.pad(x, {2, 1}, "reflect"):totable())

@@ -21,6 +21,8 @@ echo "== exported digits models, one inference (ember-run vs torch eager vs eage
 "$BUILD/ember" $B/export.lua "$BUILD/bench_export" > "$BUILD/bench_export.txt"
 $PY $B/export_torch.py "$BUILD/bench_export" >> "$BUILD/bench_export.txt"
 "$BUILD/ember" $B/export.lua report "$BUILD/bench_export.txt"
+echo "== runtime library sizes, stripped (goals: no ops 50 KB, every CPU op 500 KB, the digits MLP's ops 150 KB)"
+make --no-print-directory -s rt-size BUILD="$BUILD" PROGRAM="$BUILD/bench_export/digits_mlp_b1.ember" | grep KB
 echo "== matmul f32 (ember from Lua vs C calling cblas_sgemm)"
 "$BUILD/ember" $B/matmul.lua "$BUILD/bench_sgemm"
 echo "== bandwidth, 16M f32 (bytes read+written per second)"
