@@ -13,14 +13,16 @@ SANITIZE ?=
 LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 LUA_LIB  := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 
-INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/autograd -Ihost/vk -Ihost/graph -Ihost/rt
+INCLUDES := -Ihost/include -Ihost/core -Ihost/ops -Ihost/cpu -Ihost/io -Ihost/autograd -Ihost/vk -Ihost/graph -Ihost/rt \
+            -Ihost/dist
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -fPIC -fopenmp -fno-math-errno -D_GNU_SOURCE $(SANITIZE) \
-            $(INCLUDES) -DEMBER_STDLIB_DIR='"$(abspath stdlib)"' $(EXTRA_CFLAGS)
+            $(INCLUDES) -DEMBER_STDLIB_DIR='"$(abspath stdlib)"' -DEMBER_LIBDIR='"$(PREFIX)/lib"' \
+            $(EXTRA_CFLAGS)
 LDFLAGS  := -fopenmp $(SANITIZE)
 LIBS     := -lopenblas -lvulkan -lm -lpthread
 
 CORE_SRC := $(sort $(wildcard host/core/*.c host/ops/*.c host/cpu/*.c host/io/*.c host/autograd/*.c \
-                               host/vk/*.c host/graph/*.c host/rt/*.c))
+                               host/vk/*.c host/graph/*.c host/rt/*.c host/dist/*.c))
 SHADERS  := $(sort $(wildcard shaders/*.comp))
 BIND_SRC := $(sort $(wildcard bindings/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/vk_spirv.o
@@ -31,7 +33,7 @@ CTESTS   := $(CTEST_SRC:spec/c/%.c=$(BUILD)/ctest/%)
 .PHONY: all deps test sanitize bench demo install clean fuzz lines
 
 all: $(BUILD)/ember $(BUILD)/ember.so $(BUILD)/libember.a $(BUILD)/libember.so \
-     $(BUILD)/embed_example $(BUILD)/ember-run $(BUILD)/digits_rt $(CTESTS)
+     $(BUILD)/embed_example $(BUILD)/ember-run $(BUILD)/digits_rt $(BUILD)/libember_mpi.so $(CTESTS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,6 +65,13 @@ $(BUILD)/ember.so: $(CORE_OBJ) $(BIND_OBJ)
 # -Wl,-E exports the Lua API so C modules (lfs, busted's) load into ember
 $(BUILD)/ember: $(BUILD)/obj/host/main.o $(BUILD)/libember.a
 	$(CC) -o $@ $< $(BUILD)/libember.a -Wl,-E $(LDFLAGS) $(LUA_LIB) -lreadline $(LIBS)
+
+# collectives speak MPI through this one library, loaded by ember.dist.init() under a
+# launcher (host/dist/dist.c); nothing else links libmpi
+MPI_FLAGS := $(shell pkg-config --cflags --libs ompi-c 2>/dev/null || echo -lmpi)
+
+$(BUILD)/libember_mpi.so: host/dist/mpi/mpi_shim.c host/dist/mpi_api.h
+	$(CC) -std=c11 $(OPT) -g -Wall -Wextra -fPIC -shared $(SANITIZE) -Ihost/dist -o $@ $< $(MPI_FLAGS)
 
 $(BUILD)/embed_example: scripts/embed/embed.c $(BUILD)/libember.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libember.a $(LDFLAGS) $(LUA_LIB) $(LIBS)
@@ -98,7 +107,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/ember/lua/ember
 	install -m 755 $(BUILD)/ember $(BUILD)/ember-run $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/libember.a $(BUILD)/libember.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/libember.a $(BUILD)/libember.so $(BUILD)/libember_mpi.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ember.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/
 	install -m 644 host/include/ember.h $(DESTDIR)$(PREFIX)/include/
 	cd stdlib && find ember -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/ember/lua/{} \;

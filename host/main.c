@@ -621,6 +621,9 @@ int main(int argc, char **argv) {
   int status = lua_pcall(L, 2, 1, 0);
   int ok = lua_toboolean(L, -1);
   report(L, status);
+  /* a rank that fails ends the whole job: the others would wait for it in their next
+  ** collective, and leaving MPI (at lua_close) would wait for them */
+  if (!(ok && status == LUA_OK) && ember_dist_world_size() > 1) ember_dist_abort(1);
   lua_close(L);
   return ok && status == LUA_OK ? EXIT_SUCCESS : EXIT_FAILURE;
 }

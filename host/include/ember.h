@@ -397,6 +397,16 @@ int ember_register_post_accumulate_hook(ember_tensor *t, ember_leaf_hook fn, voi
                                         void (*free_ctx)(void *));
 void ember_remove_hook(ember_tensor *t, int handle);
 
+/* Queue fn(ctx) to run once the outermost running backward has run every node (so
+** after every post-accumulate hook) and before ember_backward returns; callbacks run
+** in the order queued, each once, and one queued by a callback runs too. A failing
+** callback makes that backward fail with its error; the callbacks after it are freed
+** without running, as they are when backward itself fails. Only while a backward runs
+** on this thread (from a hook or a custom backward); otherwise an error. free_ctx (may
+** be NULL) runs after fn, or instead of it; also when this call fails. */
+ember_status ember_autograd_queue_callback(ember_status (*fn)(void *ctx), void *ctx,
+                                           void (*free_ctx)(void *));
+
 /* A differentiable function defined outside the op table (Lua's
 ** ember.autograd.Function): out[0..nout) were computed from in[0..nin) with grad
 ** mode off; this links them into the graph. backward gets the outputs' gradients
@@ -438,6 +448,71 @@ typedef struct ember_vk_info {
 
 /* Starts the backend if need be; EMBER_ERROR (with the reason) when no device runs. */
 ember_status ember_vk_get_info(ember_vk_info *out);
+
+/* }====== */
+
+/* {====== 10. collectives (host/dist; docs/dist.md)
+** Under an MPI launcher (mpirun) ember_dist_init joins the job through MPI, which is
+** loaded then (libember_mpi.so, the only file that links libmpi); without one the
+** world is this process alone and every collective is done locally. Ranks are 0-based
+** here (the Lua layer adds 1). Every collective takes any dtype ops compute in, on any
+** device: a tensor MPI cannot use as it is (a Vulkan tensor, a strided view, f16, bf16,
+** bool) goes through a host staging buffer. Collectives must be called in the same
+** order on every rank; a call whose tensors differ across ranks is an error on every
+** rank (the check costs one small allreduce; ember_dist_options.check turns it off).
+** A call that waits longer than the timeout for the other ranks ends the job with a
+** message naming the call: a rank has died or stopped making the same calls. */
+
+typedef enum ember_reduce_op {
+  EMBER_REDUCE_SUM, EMBER_REDUCE_AVG, EMBER_REDUCE_MAX, EMBER_REDUCE_MIN, EMBER_REDUCE_PROD
+} ember_reduce_op;
+
+typedef struct ember_dist_options {
+  double timeout;        /* seconds; 0: $EMBER_DIST_TIMEOUT, else 600 */
+  int check;             /* -1: $EMBER_DIST_CHECK, else on; 0: off; 1: on */
+  const char *backend;   /* NULL: "mpi" under a launcher, else "local"; or either by name */
+} ember_dist_options;
+
+/* Joins the job (once; later calls return EMBER_OK). opts may be NULL. */
+ember_status ember_dist_init(const ember_dist_options *opts);
+int ember_dist_initialized(void);
+int ember_dist_rank(void);          /* 0-based; 0 before init */
+int ember_dist_world_size(void);    /* 1 before init */
+int ember_dist_local_rank(void);    /* among the ranks on this host */
+int ember_dist_local_size(void);
+const char *ember_dist_backend(void);   /* "mpi", "local", or "none" before init */
+/* Waits for outstanding work, then leaves the job; ember_dist_abort ends every rank. */
+ember_status ember_dist_finalize(void);
+void ember_dist_abort(int code);
+
+/* An operation in flight. Each call below runs to completion when async is NULL, else
+** starts the operation and stores a work in *async that the caller must free. Tensors
+** are held by the work until it completes; results are in place at completion. */
+typedef struct ember_dist_work ember_dist_work;
+
+ember_status ember_dist_barrier(ember_dist_work **async);
+/* t = op over ranks of t, in place. AVG needs a float dtype; on bool, SUM and MAX are
+** "or", PROD and MIN "and". f16 and bf16 are reduced in f32 and rounded once. */
+ember_status ember_dist_allreduce(ember_tensor *t, ember_reduce_op op, ember_dist_work **async);
+ember_status ember_dist_broadcast(ember_tensor *t, int root, ember_dist_work **async);
+/* out holds world_size * numel(in) elements of in's dtype: rank r's in is the r-th block. */
+ember_status ember_dist_allgather(ember_tensor *out, ember_tensor *in, ember_dist_work **async);
+/* in holds world_size blocks of numel(out) elements; out = op over ranks of block rank. */
+ember_status ember_dist_reduce_scatter(ember_tensor *out, ember_tensor *in, ember_reduce_op op,
+                                       ember_dist_work **async);
+/* in and out hold world_size equal blocks: block r of in goes to rank r, block r of
+** out came from rank r. */
+ember_status ember_dist_all_to_all(ember_tensor *out, ember_tensor *in, ember_dist_work **async);
+/* Point to point; tag >= 0. recv: src -1 takes any sender; the message must have
+** exactly t's size in bytes. */
+ember_status ember_dist_send(ember_tensor *t, int dst, int tag, ember_dist_work **async);
+ember_status ember_dist_recv(ember_tensor *t, int src, int tag, ember_dist_work **async);
+
+/* 1 when done (results in place), 0 while running, -1 (error set) when it failed. */
+int ember_dist_test(ember_dist_work *w);
+ember_status ember_dist_wait(ember_dist_work *w);
+int ember_dist_work_source(const ember_dist_work *w);   /* recv: the sender, 0-based */
+void ember_dist_work_free(ember_dist_work *w);          /* waits first if still running */
 
 /* }====== */
 

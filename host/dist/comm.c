@@ -1,0 +1,361 @@
+/*
+** comm.c — running works in order: on the caller's thread, on the communication thread,
+** and under the watchdog's eye.
+**
+** MPI wants every rank to start its collectives in the same order. Asynchronous works
+** go to a queue that one thread runs in order, with MPI's blocking calls (they outran
+** OpenMPI's nonblocking collectives by up to 3.8x; docs/dist.md), so a transfer makes
+** progress while the caller computes. A blocking call first waits until everything
+** queued before it has begun, then calls MPI itself: no thread hand-off on the short
+** path. Posted sends and receives are tested by the communication thread between
+** queued works. One lock keeps two threads from ever being inside MPI at once.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dist.h"
+
+#define S dist_S
+
+static void unlink_active(ember_dist_work *w) {
+  for (ember_dist_work **p = &S.active; *p; p = &(*p)->active)
+    if (*p == w) {
+      *p = w->active;
+      w->active = NULL;
+      return;
+    }
+}
+
+static void deadline_after(struct timespec *ts, double seconds) {
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  double t = (double)ts->tv_sec + 1e-9 * (double)ts->tv_nsec + seconds;
+  ts->tv_sec = (time_t)t;
+  ts->tv_nsec = (long)((t - (double)ts->tv_sec) * 1e9);
+}
+
+/* {====== agreement: every rank makes the same call */
+
+static uint64_t call_hash(const dist_call *c) {
+  const unsigned char *p = (const unsigned char *)c;
+  uint64_t h = 1469598103934665603ull;               /* FNV-1a */
+  for (size_t i = 0; i < sizeof *c; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+static void mpi_failure(ember_dist_work *w, const char *what, int rc) {
+  char text[256];
+  S.mpi->error_string(rc, text, sizeof text);
+  w->failed = 1;
+  snprintf(w->msg, sizeof w->msg, "%s: %s failed: %s", dist_kind_name(w->kind), what, text);
+}
+
+/* Appends "rank 1: ..." / "ranks 2-4: ..." runs of equal calls to msg. */
+static void describe_ranks(char *msg, size_t n, const dist_call *all, int size) {
+  size_t len = strlen(msg);
+  for (int r = 0; r < size && len + 1 < n;) {
+    int e = r;
+    while (e + 1 < size && memcmp(&all[e + 1], &all[r], sizeof *all) == 0) e++;
+    char call[160];
+    dist_call_str(&all[r], call, sizeof call);
+    if (e == r) snprintf(msg + len, n - len, "%s rank %d: %s", r ? ";" : "", r + 1, call);
+    else snprintf(msg + len, n - len, "%s ranks %d-%d: %s", r ? ";" : "", r + 1, e + 1, call);
+    len = strlen(msg);
+    r = e + 1;
+  }
+}
+
+/* 0 when every rank makes w's call; else w fails, the same way on every rank. */
+static int agree(ember_dist_work *w) {
+  uint64_t h = call_hash(&w->call), v[2] = { h, ~h };
+  int rc = S.mpi->allreduce(v, 2, EMBER_MPI_U64, EMBER_MPI_MAX);
+  if (rc != 0) {
+    mpi_failure(w, "the check that ranks agree", rc);
+    return -1;
+  }
+  if (v[0] == h && v[1] == ~h) return 0;    /* max == min: all the same */
+  dist_call *all = calloc((size_t)S.size, sizeof *all);
+  w->failed = 1;
+  if (all == NULL) {
+    snprintf(w->msg, sizeof w->msg, "%s: the ranks' calls differ (out of memory naming them)",
+             dist_kind_name(w->kind));
+    return -1;
+  }
+  rc = S.mpi->allgather(&w->call, all, sizeof *all);
+  if (rc != 0) {
+    free(all);
+    mpi_failure(w, "gathering the ranks' calls", rc);
+    return -1;
+  }
+  snprintf(w->msg, sizeof w->msg, "%s: the ranks' calls differ:", dist_kind_name(w->kind));
+  describe_ranks(w->msg, sizeof w->msg, all, S.size);
+  free(all);
+  return -1;
+}
+
+/* }====== */
+
+void dist_execute(ember_dist_work *w) {
+  if (!S.is_mpi) {
+    dist_execute_local(w);
+    return;
+  }
+  const ember_mpi_api *m = S.mpi;
+  if (w->check && agree(w) != 0) return;
+  if (w->check_only) return;
+  int rc = 0;
+  switch (w->kind) {
+    case DIST_BARRIER: rc = m->barrier(); break;
+    case DIST_ALLREDUCE: rc = m->allreduce(w->recvbuf, w->count, w->type, w->op); break;
+    case DIST_BROADCAST: rc = m->bcast(w->recvbuf, w->count, w->peer); break;
+    case DIST_ALLGATHER: rc = m->allgather(w->sendbuf, w->recvbuf, w->count); break;
+    case DIST_REDUCE_SCATTER:
+      rc = m->reduce_scatter(w->sendbuf, w->recvbuf, w->count, w->type, w->op);
+      break;
+    case DIST_ALL_TO_ALL: rc = m->alltoall(w->sendbuf, w->recvbuf, w->count); break;
+    case DIST_SEND:
+      rc = w->state == W_RUNNING ? m->isend(w->sendbuf, w->count, w->peer, w->tag, &w->req)
+                                 : m->send(w->sendbuf, w->count, w->peer, w->tag);
+      break;
+    case DIST_RECV:
+      rc = w->state == W_RUNNING ? m->irecv(w->recvbuf, w->count, w->peer, w->tag, &w->req)
+                                 : m->recv(w->recvbuf, w->count, w->peer, w->tag, &w->source, &w->got);
+      break;
+  }
+  if (rc != 0) mpi_failure(w, "MPI", rc);
+}
+
+/* {====== the caller's side */
+
+void dist_run_blocking(ember_dist_work *w) {
+  if (!S.is_mpi) {
+    dist_execute_local(w);
+    w->state = W_DONE;
+    return;
+  }
+  pthread_mutex_lock(&S.lock);
+  while (S.head || S.comm_busy) pthread_cond_wait(&S.done, &S.lock);
+  S.blocking = dist_kind_name(w->kind);
+  S.blocking_call = w->call;
+  S.blocking_since = dist_now();
+  pthread_mutex_unlock(&S.lock);
+  pthread_mutex_lock(&S.mpi_lock);
+  dist_execute(w);
+  pthread_mutex_unlock(&S.mpi_lock);
+  pthread_mutex_lock(&S.lock);
+  S.blocking = NULL;
+  w->state = W_DONE;
+  pthread_mutex_unlock(&S.lock);
+}
+
+void dist_enqueue(ember_dist_work *w) {
+  w->since = dist_now();
+  if (!S.is_mpi) {               /* a world of one is done at once, but for a recv */
+    dist_local_start(w);
+    return;
+  }
+  pthread_mutex_lock(&S.lock);
+  w->state = W_QUEUED;
+  w->next = NULL;
+  if (S.tail) S.tail->next = w;
+  else S.head = w;
+  S.tail = w;
+  w->active = S.active;
+  S.active = w;
+  pthread_cond_signal(&S.wake);
+  pthread_mutex_unlock(&S.lock);
+}
+
+int dist_is_done(ember_dist_work *w) {
+  if (!S.is_mpi) return w->state == W_DONE;
+  pthread_mutex_lock(&S.lock);
+  int done = w->state == W_DONE;
+  pthread_mutex_unlock(&S.lock);
+  return done;
+}
+
+void dist_wait_done(ember_dist_work *w) {
+  if (!S.is_mpi) {
+    if (w->state != W_DONE) dist_local_give_up(w);
+    return;
+  }
+  pthread_mutex_lock(&S.lock);
+  while (w->state != W_DONE) pthread_cond_wait(&S.done, &S.lock);
+  pthread_mutex_unlock(&S.lock);
+}
+
+void dist_drain_all(void) {
+  pthread_mutex_lock(&S.lock);
+  while (S.active) pthread_cond_wait(&S.done, &S.lock);
+  pthread_mutex_unlock(&S.lock);
+}
+
+/* }====== */
+
+/* {====== the communication thread */
+
+#define MAX_POLL 64
+
+/* Tests the posted sends and receives once; returns how many finished. */
+static int poll_posted(void) {
+  ember_dist_work *posted[MAX_POLL];
+  int n = 0, finished = 0;
+  for (ember_dist_work *w = S.active; w && n < MAX_POLL; w = w->active)
+    if (w->state == W_POSTED) posted[n++] = w;
+  pthread_mutex_unlock(&S.lock);
+  int done[MAX_POLL];
+  pthread_mutex_lock(&S.mpi_lock);
+  for (int i = 0; i < n; i++) {
+    ember_dist_work *w = posted[i];
+    done[i] = 0;
+    int rc = S.mpi->test(w->req, &done[i], &w->source, &w->got);
+    if (rc != 0) mpi_failure(w, "MPI", rc);
+  }
+  pthread_mutex_unlock(&S.mpi_lock);
+  pthread_mutex_lock(&S.lock);
+  for (int i = 0; i < n; i++)
+    if (done[i]) {
+      posted[i]->req = NULL;
+      posted[i]->state = W_DONE;
+      unlink_active(posted[i]);
+      finished++;
+    }
+  if (finished) pthread_cond_broadcast(&S.done);
+  return finished;
+}
+
+static int any_posted(void) {
+  for (ember_dist_work *w = S.active; w; w = w->active)
+    if (w->state == W_POSTED) return 1;
+  return 0;
+}
+
+static void *comm_main(void *arg) {
+  (void)arg;
+  double backoff = 1e-6;
+  pthread_mutex_lock(&S.lock);
+  for (;;) {
+    if (S.head) {
+      ember_dist_work *w = S.head;
+      S.head = w->next;
+      if (S.head == NULL) S.tail = NULL;
+      w->state = W_RUNNING;
+      S.comm_busy = 1;
+      pthread_mutex_unlock(&S.lock);
+      pthread_mutex_lock(&S.mpi_lock);
+      dist_execute(w);
+      pthread_mutex_unlock(&S.mpi_lock);
+      pthread_mutex_lock(&S.lock);
+      S.comm_busy = 0;
+      if (!w->failed && w->req) w->state = W_POSTED;
+      else {
+        w->state = W_DONE;
+        unlink_active(w);
+      }
+      pthread_cond_broadcast(&S.done);
+      backoff = 1e-6;
+      continue;
+    }
+    if (any_posted()) {
+      if (poll_posted()) {
+        backoff = 1e-6;
+        continue;
+      }
+      /* nothing came: sleep a little longer each time, up to 200 us, or until work comes */
+      struct timespec ts;
+      deadline_after(&ts, backoff);
+      pthread_cond_timedwait(&S.wake, &S.lock, &ts);
+      backoff = backoff * 2 < 2e-4 ? backoff * 2 : 2e-4;
+      continue;
+    }
+    if (S.stop) break;
+    pthread_cond_wait(&S.wake, &S.lock);
+  }
+  pthread_mutex_unlock(&S.lock);
+  return NULL;
+}
+
+/* }====== */
+
+/* {====== the watchdog */
+
+/* Ends the job: the calls of every rank wait on this one. The message is the last
+** thing this process does, so it goes straight to stderr. */
+static void expire(const char *what, const dist_call *call, double waited) {
+  char desc[192], msg[640];
+  if (call && call->ndim >= 0 && call->kind != DIST_BARRIER && what != NULL && strcmp(what, "finalize") != 0)
+    dist_call_str(call, desc, sizeof desc);
+  else
+    snprintf(desc, sizeof desc, "%s", what);
+  int n = snprintf(msg, sizeof msg,
+                   "ember.dist: rank %d of %d: %s waited %.1f s for the other ranks: a rank has "
+                   "died or is not making the same calls in the same order; ending the job\n",
+                   S.rank + 1, S.size, desc, waited);
+  if (n > 0 && write(2, msg, (size_t)n) < 0) { /* nothing more can be done */ }
+  S.mpi->abort(1);
+  _exit(1);
+}
+
+static void *watch_main(void *arg) {
+  (void)arg;
+  double period = S.timeout / 4 < 1 ? S.timeout / 4 : 1;
+  pthread_mutex_lock(&S.lock);
+  while (!S.stop) {
+    double now = dist_now();
+    if (S.blocking && now - S.blocking_since > S.timeout)
+      expire(S.blocking, &S.blocking_call, now - S.blocking_since);
+    for (ember_dist_work *w = S.active; w; w = w->active)
+      if (now - w->since > S.timeout) expire(dist_kind_name(w->kind), &w->call, now - w->since);
+    struct timespec ts;
+    deadline_after(&ts, period);
+    pthread_cond_timedwait(&S.watch, &S.lock, &ts);
+  }
+  pthread_mutex_unlock(&S.lock);
+  return NULL;
+}
+
+/* }====== */
+
+static ember_status init_clock_cond(pthread_cond_t *c) {
+  pthread_condattr_t a;
+  pthread_condattr_init(&a);
+  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+  int rc = pthread_cond_init(c, &a);
+  pthread_condattr_destroy(&a);
+  return rc == 0 ? EMBER_OK : ember_error("dist: cannot make a condition variable");
+}
+
+ember_status dist_threads_start(void) {
+  /* timed waits count on the monotonic clock, as dist_now does */
+  if (init_clock_cond(&S.wake) != EMBER_OK || init_clock_cond(&S.watch) != EMBER_OK)
+    return EMBER_ERROR;
+  S.stop = 0;
+  int rc = pthread_create(&S.comm_thread, NULL, comm_main, NULL);
+  if (rc != 0) return ember_error("dist.init: cannot start the communication thread: %s", strerror(rc));
+  rc = pthread_create(&S.watchdog, NULL, watch_main, NULL);
+  if (rc != 0) {
+    pthread_mutex_lock(&S.lock);
+    S.stop = 1;
+    pthread_cond_broadcast(&S.wake);
+    pthread_mutex_unlock(&S.lock);
+    pthread_join(S.comm_thread, NULL);
+    return ember_error("dist.init: cannot start the watchdog thread: %s", strerror(rc));
+  }
+  S.threads = 1;
+  return EMBER_OK;
+}
+
+void dist_threads_stop(void) {
+  if (!S.threads) return;
+  pthread_mutex_lock(&S.lock);
+  S.stop = 1;
+  pthread_cond_broadcast(&S.wake);
+  pthread_cond_broadcast(&S.watch);
+  pthread_mutex_unlock(&S.lock);
+  pthread_join(S.comm_thread, NULL);
+  pthread_join(S.watchdog, NULL);
+  S.threads = 0;
+}
