@@ -93,6 +93,7 @@ sanitize: deps
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 	@BUILD=build-asan LUA=build-asan/ember FUZZ_SECONDS=0 \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(abspath spec/support/lsan_mpi.supp):print_suppressions=0 \
 	  sh spec/run.sh
 
 bench: deps

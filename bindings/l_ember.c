@@ -47,6 +47,7 @@ int luaopen_ember(lua_State *L) {
   lember_open_sys(L, module);
   lember_open_device(L, module);
   lember_open_export(L, module);
+  lember_open_dist(L, module);
   lua_pushcfunction(L, m_ops);
   lua_setfield(L, module, "ops");
   lua_pushliteral(L, EMBER_VERSION);

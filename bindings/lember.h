@@ -43,6 +43,7 @@ void lember_open_autograd(lua_State *L, int module, int methods);
 void lember_open_sys(lua_State *L, int module);
 void lember_open_device(lua_State *L, int module);
 void lember_open_export(lua_State *L, int module);
+void lember_open_dist(lua_State *L, int module);
 
 /* Autograd fields of a tensor (l_autograd.c): t.grad, t.requires_grad, t.is_leaf,
 ** t.grad_fn. get pushes the value, set assigns from stack index v; both return 0

@@ -141,6 +141,12 @@ ember_status ember_dist_init(const ember_dist_options *opts) {
 }
 
 int ember_dist_initialized(void) { return S.initialized; }
+
+int ember_dist_set_check(int on) {
+  int before = S.check;
+  S.check = on != 0;
+  return before;
+}
 int ember_dist_rank(void) { return S.rank; }
 int ember_dist_world_size(void) { return S.size; }
 int ember_dist_local_rank(void) { return S.local_rank; }

@@ -95,7 +95,7 @@ void dist_local_start(ember_dist_work *w) {
     w->state = W_POSTED;
     return;
   }
-  dist_execute_local(w);
+  if (w->kind != DIST_RECV) dist_execute_local(w);   /* a recv took its letter above */
   w->state = W_DONE;
 }
 

@@ -481,6 +481,10 @@ int ember_dist_world_size(void);    /* 1 before init */
 int ember_dist_local_rank(void);    /* among the ranks on this host */
 int ember_dist_local_size(void);
 const char *ember_dist_backend(void);   /* "mpi", "local", or "none" before init */
+/* Turns the ranks' agreement check on (1) or off (0) for the calls that follow on this
+** thread's job; returns the setting it replaces. DDP turns it off for its buckets,
+** whose layout it checked once. */
+int ember_dist_set_check(int on);
 /* Waits for outstanding work, then leaves the job; ember_dist_abort ends every rank. */
 ember_status ember_dist_finalize(void);
 void ember_dist_abort(int code);
