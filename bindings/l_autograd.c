@@ -2,7 +2,8 @@
 ** l_autograd.c — autograd in Lua: the fields t.requires_grad, t.grad, t.is_leaf and
 ** t.grad_fn, the methods backward, detach, requires_grad_, register_hook and
 ** register_post_accumulate_grad_hook, grad mode (ember.no_grad, ember.enable_grad,
-** ember.set_grad_enabled), and the C half of ember.autograd.Function.
+** ember.set_grad_enabled), ember.autograd.queue_callback, and the C half of
+** ember.autograd.Function.
 **
 ** Lua functions called from backward (hooks, Function backwards) run in the state
 ** that called backward, under lua_pcall: a Lua error in one stops the backward and
@@ -84,6 +85,16 @@ static ember_status call_leaf_hook(void *ctx, ember_tensor *leaf) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
   push_ref(L, leaf);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) return lua_failure(L, "post-accumulate hook");
+  lua_settop(L, top);
+  return EMBER_OK;
+}
+
+static ember_status call_callback(void *ctx) {
+  lua_fn *f = ctx;
+  lua_State *L = state_for(f);
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) return lua_failure(L, "autograd callback");
   lua_settop(L, top);
   return EMBER_OK;
 }
@@ -327,6 +338,14 @@ static int m_link(lua_State *L) {
   return 0;
 }
 
+/* ember.autograd.queue_callback(fn): fn() runs once the running backward is done */
+static int m_queue_callback(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_fn *f = fn_new(L, 1);
+  if (ember_autograd_queue_callback(call_callback, f, fn_free) != EMBER_OK) return lember_raise(L);
+  return 0;
+}
+
 static int m_live_nodes(lua_State *L) {
   lua_pushinteger(L, ember_autograd_live_nodes());
   return 1;
@@ -362,6 +381,8 @@ void lember_open_autograd(lua_State *L, int module, int methods_idx) {
   lua_newtable(L);                               /* interned Function names */
   lua_pushcclosure(L, m_link, 1);
   lua_setfield(L, -2, "_link");
+  lua_pushcfunction(L, m_queue_callback);
+  lua_setfield(L, -2, "queue_callback");
   lua_pushcfunction(L, m_live_nodes);
   lua_setfield(L, -2, "_live_nodes");
   lua_setfield(L, -2, "autograd");

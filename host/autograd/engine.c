@@ -14,6 +14,10 @@
 ** first matters to data-parallel training: parameters' accumulate hooks fire in
 ** reverse order of use, the same order on every process.
 **
+** Callbacks queued while a backward runs (ember_autograd_queue_callback) run once the
+** outermost backward has run every node, in the order queued; data-parallel training
+** waits for its gradient reductions there, after every post-accumulate hook.
+**
 ** Ownership: a tensor's meta owns a reference to its grad_fn; a node owns its edges'
 ** nodes and its saved tensors (aliases without history, so no cycle). An accumulate
 ** node owns its leaf; the leaf's meta points back at it without owning it.
@@ -624,6 +628,58 @@ static ember_status run_grad_hooks(hook *h, ember_tensor **g) {
 
 /* }====== */
 
+/* {====== end-of-backward callbacks */
+
+typedef struct callback {
+  ember_status (*fn)(void *ctx);
+  void *ctx;
+  void (*free_ctx)(void *);
+  struct callback *next;
+} callback;
+
+/* Backward passes running on this thread (a hook or a Function may call backward), and
+** the callbacks waiting for the outermost one to finish. */
+static _Thread_local int backward_depth = 0;
+static _Thread_local callback *cb_head = NULL, *cb_tail = NULL;
+
+ember_status ember_autograd_queue_callback(ember_status (*fn)(void *ctx), void *ctx,
+                                           void (*free_ctx)(void *)) {
+  if (backward_depth == 0) {
+    if (free_ctx) free_ctx(ctx);
+    return ember_error("queue_callback: no backward is running; callbacks are queued from a "
+                       "hook or a Function's backward, during backward");
+  }
+  callback *c = malloc(sizeof *c);
+  if (c == NULL) {
+    if (free_ctx) free_ctx(ctx);
+    return ember_error("queue_callback: out of memory");
+  }
+  c->fn = fn;
+  c->ctx = ctx;
+  c->free_ctx = free_ctx;
+  c->next = NULL;
+  if (cb_tail) cb_tail->next = c;
+  else cb_head = c;
+  cb_tail = c;
+  return EMBER_OK;
+}
+
+/* Run the queue in order (a callback may queue more: they join its end) while st is
+** EMBER_OK; once one fails, or when backward itself failed, the rest are only freed. */
+static ember_status run_callbacks(ember_status st) {
+  while (cb_head) {
+    callback *c = cb_head;
+    cb_head = c->next;
+    if (cb_head == NULL) cb_tail = NULL;
+    if (st == EMBER_OK) st = c->fn(c->ctx);
+    if (c->free_ctx) c->free_ctx(c->ctx);
+    free(c);
+  }
+  return st;
+}
+
+/* }====== */
+
 /* {====== backward */
 
 typedef struct graph {
@@ -884,6 +940,7 @@ ember_status ember_backward(ember_tensor *root, ember_tensor *grad, int retain_g
     return EMBER_ERROR;
   }
   graph g = {0};
+  backward_depth++;
   st = discover(&g, start.to);
   start.to->pending[start.nr] = g0;
   if (st == EMBER_OK) st = heap_push(&g, start.to);
@@ -900,6 +957,10 @@ ember_status ember_backward(ember_tensor *root, ember_tensor *grad, int retain_g
   free(g.all);
   free(g.heap);
   node_release(start.to);
+  /* callbacks run with grad mode still off and this backward still counted, so one
+  ** may queue another; a nested backward leaves them to the outermost */
+  if (backward_depth == 1) st = run_callbacks(st);
+  backward_depth--;
   ember_set_grad_enabled(old);
   return st;
 }
