@@ -2,15 +2,17 @@
 ** comm.c — running works in order: on the caller's thread, on the communication thread,
 ** and under the watchdog's eye.
 **
-** MPI wants every rank to start its collectives in the same order. Asynchronous works
-** go to a queue that one thread runs in order, with MPI's blocking calls (they outran
-** OpenMPI's nonblocking collectives by up to 3.8x; docs/dist.md), so a transfer makes
-** progress while the caller computes. A blocking call first waits until everything
-** queued before it has begun, then calls MPI itself: no thread hand-off on the short
-** path. Posted sends and receives are tested by the communication thread between
-** queued works. One lock keeps two threads from ever being inside MPI at once.
+** MPI wants every rank to start its collectives in the same order. A blocking call
+** first waits until everything queued before it has begun, then calls MPI's blocking
+** form itself: no thread hand-off on the short path. Asynchronous works go to a queue
+** that one thread starts in order with MPI's nonblocking forms and then tests, sleeping
+** a little between tests. OpenMPI makes progress only inside MPI calls and spins while it
+** waits; a thread parked in a blocking call would spin on a core the computation it
+** overlaps needs (on 2 cores, DDP's step with overlap ran slower than without). One lock
+** keeps two threads from ever being inside MPI at once (MPI_THREAD_SERIALIZED).
 */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,15 +70,11 @@ static void describe_ranks(char *msg, size_t n, const dist_call *all, int size) 
   }
 }
 
-/* 0 when every rank makes w's call; else w fails, the same way on every rank. */
-static int agree(ember_dist_work *w) {
-  uint64_t h = call_hash(&w->call), v[2] = { h, ~h };
-  int rc = S.mpi->allreduce(v, 2, EMBER_MPI_U64, EMBER_MPI_MAX);
-  if (rc != 0) {
-    mpi_failure(w, "the check that ranks agree", rc);
-    return -1;
-  }
-  if (v[0] == h && v[1] == ~h) return 0;    /* max == min: all the same */
+/* 0 when every rank made w's call, w->agree holding the MAX over ranks of its hash and
+** of the hash's complement; else w fails, the same way on every rank. */
+static int agreed(ember_dist_work *w) {
+  uint64_t mine = call_hash(&w->call);
+  if (w->agree[0] == mine && w->agree[1] == ~mine) return 0;   /* max == min: all the same */
   dist_call *all = calloc((size_t)S.size, sizeof *all);
   w->failed = 1;
   if (all == NULL) {
@@ -84,7 +82,7 @@ static int agree(ember_dist_work *w) {
              dist_kind_name(w->kind));
     return -1;
   }
-  rc = S.mpi->allgather(&w->call, all, sizeof *all);
+  int rc = S.mpi->allgather(&w->call, all, sizeof *all);
   if (rc != 0) {
     free(all);
     mpi_failure(w, "gathering the ranks' calls", rc);
@@ -94,6 +92,23 @@ static int agree(ember_dist_work *w) {
   describe_ranks(w->msg, sizeof w->msg, all, S.size);
   free(all);
   return -1;
+}
+
+static void agree_fill(ember_dist_work *w) {
+  uint64_t h = call_hash(&w->call);
+  w->agree[0] = h;
+  w->agree[1] = ~h;
+}
+
+/* The agreement with a blocking allreduce. */
+static int agree(ember_dist_work *w) {
+  agree_fill(w);
+  int rc = S.mpi->allreduce(w->agree, 2, EMBER_MPI_U64, EMBER_MPI_MAX);
+  if (rc != 0) {
+    mpi_failure(w, "the check that ranks agree", rc);
+    return -1;
+  }
+  return agreed(w);
 }
 
 /* }====== */
@@ -116,17 +131,67 @@ void dist_execute(ember_dist_work *w) {
       rc = m->reduce_scatter(w->sendbuf, w->recvbuf, w->count, w->type, w->op);
       break;
     case DIST_ALL_TO_ALL: rc = m->alltoall(w->sendbuf, w->recvbuf, w->count); break;
-    case DIST_SEND:
-      rc = w->state == W_RUNNING ? m->isend(w->sendbuf, w->count, w->peer, w->tag, &w->req)
-                                 : m->send(w->sendbuf, w->count, w->peer, w->tag);
-      break;
-    case DIST_RECV:
-      rc = w->state == W_RUNNING ? m->irecv(w->recvbuf, w->count, w->peer, w->tag, &w->req)
-                                 : m->recv(w->recvbuf, w->count, w->peer, w->tag, &w->source, &w->got);
-      break;
+    case DIST_SEND: rc = m->send(w->sendbuf, w->count, w->peer, w->tag); break;
+    case DIST_RECV: rc = m->recv(w->recvbuf, w->count, w->peer, w->tag, &w->source, &w->got); break;
   }
   if (rc != 0) mpi_failure(w, "MPI", rc);
 }
+
+/* {====== the nonblocking steps of the communication thread */
+
+/* Starts w's operation; an element-wise count past int goes the blocking way, in
+** pieces (then w->req stays NULL: w is done). */
+static void start_op(ember_dist_work *w) {
+  const ember_mpi_api *m = S.mpi;
+  int rc = 0;
+  w->phase = PHASE_OP;
+  if (w->check_only) return;
+  if (w->count > (size_t)INT_MAX) {
+    int check = w->check;
+    w->check = 0;
+    dist_execute(w);
+    w->check = check;
+    return;
+  }
+  switch (w->kind) {
+    case DIST_BARRIER: rc = m->ibarrier(&w->req); break;
+    case DIST_ALLREDUCE: rc = m->iallreduce(w->recvbuf, w->count, w->type, w->op, &w->req); break;
+    case DIST_BROADCAST: rc = m->ibcast(w->recvbuf, w->count, w->peer, &w->req); break;
+    case DIST_ALLGATHER: rc = m->iallgather(w->sendbuf, w->recvbuf, w->count, &w->req); break;
+    case DIST_REDUCE_SCATTER:
+      rc = m->ireduce_scatter(w->sendbuf, w->recvbuf, w->count, w->type, w->op, &w->req);
+      break;
+    case DIST_ALL_TO_ALL: rc = m->ialltoall(w->sendbuf, w->recvbuf, w->count, &w->req); break;
+    case DIST_SEND: rc = m->isend(w->sendbuf, w->count, w->peer, w->tag, &w->req); break;
+    case DIST_RECV: rc = m->irecv(w->recvbuf, w->count, w->peer, w->tag, &w->req); break;
+  }
+  if (rc != 0) {
+    w->req = NULL;
+    mpi_failure(w, "MPI", rc);
+  }
+}
+
+/* Starts w: its agreement first when it has one, else its operation. */
+static void start(ember_dist_work *w) {
+  if (!w->check) {
+    start_op(w);
+    return;
+  }
+  w->phase = PHASE_CHECK;
+  agree_fill(w);
+  int rc = S.mpi->iallreduce(w->agree, 2, EMBER_MPI_U64, EMBER_MPI_MAX, &w->req);
+  if (rc != 0) {
+    w->req = NULL;
+    mpi_failure(w, "the check that ranks agree", rc);
+  }
+}
+
+/* w's request finished: after the agreement, the operation starts. */
+static void advance(ember_dist_work *w) {
+  if (w->phase == PHASE_CHECK && agreed(w) == 0) start_op(w);
+}
+
+/* }====== */
 
 /* {====== the caller's side */
 
@@ -137,7 +202,7 @@ void dist_run_blocking(ember_dist_work *w) {
     return;
   }
   pthread_mutex_lock(&S.lock);
-  while (S.head || S.comm_busy) pthread_cond_wait(&S.done, &S.lock);
+  while (S.head || S.opening) pthread_cond_wait(&S.done, &S.lock);
   S.blocking = dist_kind_name(w->kind);
   S.blocking_call = w->call;
   S.blocking_since = dist_now();
@@ -199,10 +264,23 @@ void dist_drain_all(void) {
 
 #define MAX_POLL 64
 
-/* Tests the posted sends and receives once; returns how many finished. */
+/* After w's step: done when it failed or has no request left; the work being opened
+** stops holding the queue once its operation has started. */
+static void settle(ember_dist_work *w) {
+  if (w->failed || w->req == NULL) {
+    w->state = W_DONE;
+    unlink_active(w);
+  } else {
+    w->state = W_POSTED;
+  }
+  if (S.opening == w && (w->state == W_DONE || w->phase == PHASE_OP)) S.opening = NULL;
+}
+
+/* Tests the posted works once, moving each that finished a step on; returns how many
+** moved. Called and returns with S.lock held. */
 static int poll_posted(void) {
   ember_dist_work *posted[MAX_POLL];
-  int n = 0, finished = 0;
+  int n = 0, moved = 0;
   for (ember_dist_work *w = S.active; w && n < MAX_POLL; w = w->active)
     if (w->state == W_POSTED) posted[n++] = w;
   pthread_mutex_unlock(&S.lock);
@@ -210,21 +288,25 @@ static int poll_posted(void) {
   pthread_mutex_lock(&S.mpi_lock);
   for (int i = 0; i < n; i++) {
     ember_dist_work *w = posted[i];
+    int from = -1;
+    size_t got = 0;
     done[i] = 0;
-    int rc = S.mpi->test(w->req, &done[i], &w->source, &w->got);
-    if (rc != 0) mpi_failure(w, "MPI", rc);
+    int rc = S.mpi->test(w->req, &done[i], &from, &got);
+    if (!done[i]) continue;
+    w->req = NULL;
+    if (rc != 0) mpi_failure(w, w->phase == PHASE_CHECK ? "the check that ranks agree" : "MPI", rc);
+    else if (w->kind == DIST_RECV && w->phase == PHASE_OP) w->source = from, w->got = got;
+    else advance(w);
   }
   pthread_mutex_unlock(&S.mpi_lock);
   pthread_mutex_lock(&S.lock);
   for (int i = 0; i < n; i++)
     if (done[i]) {
-      posted[i]->req = NULL;
-      posted[i]->state = W_DONE;
-      unlink_active(posted[i]);
-      finished++;
+      settle(posted[i]);
+      moved++;
     }
-  if (finished) pthread_cond_broadcast(&S.done);
-  return finished;
+  if (moved) pthread_cond_broadcast(&S.done);
+  return moved;
 }
 
 static int any_posted(void) {
@@ -233,42 +315,40 @@ static int any_posted(void) {
   return 0;
 }
 
+/* The longest sleep between tests: a posted work waits at most this long past its end,
+** and the thread costs a few percent of a core while anything is in flight. */
+#define MAX_NAP 50e-6
+
 static void *comm_main(void *arg) {
   (void)arg;
-  double backoff = 1e-6;
+  double nap = 1e-6;
   pthread_mutex_lock(&S.lock);
   for (;;) {
-    if (S.head) {
+    if (S.head && S.opening == NULL) {       /* the next work starts in queue order */
       ember_dist_work *w = S.head;
       S.head = w->next;
       if (S.head == NULL) S.tail = NULL;
       w->state = W_RUNNING;
-      S.comm_busy = 1;
+      S.opening = w;
       pthread_mutex_unlock(&S.lock);
       pthread_mutex_lock(&S.mpi_lock);
-      dist_execute(w);
+      start(w);
       pthread_mutex_unlock(&S.mpi_lock);
       pthread_mutex_lock(&S.lock);
-      S.comm_busy = 0;
-      if (!w->failed && w->req) w->state = W_POSTED;
-      else {
-        w->state = W_DONE;
-        unlink_active(w);
-      }
+      settle(w);
       pthread_cond_broadcast(&S.done);
-      backoff = 1e-6;
+      nap = 1e-6;
       continue;
     }
     if (any_posted()) {
       if (poll_posted()) {
-        backoff = 1e-6;
+        nap = 1e-6;
         continue;
       }
-      /* nothing came: sleep a little longer each time, up to 200 us, or until work comes */
       struct timespec ts;
-      deadline_after(&ts, backoff);
+      deadline_after(&ts, nap);
       pthread_cond_timedwait(&S.wake, &S.lock, &ts);
-      backoff = backoff * 2 < 2e-4 ? backoff * 2 : 2e-4;
+      nap = nap * 2 < MAX_NAP ? nap * 2 : MAX_NAP;
       continue;
     }
     if (S.stop) break;

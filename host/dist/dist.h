@@ -28,6 +28,7 @@ typedef struct dist_call {
 } dist_call;
 
 typedef enum work_state { W_QUEUED, W_RUNNING, W_POSTED, W_DONE } work_state;
+enum { PHASE_CHECK, PHASE_OP };
 
 typedef struct ember_dist_work ember_dist_work;
 struct ember_dist_work {
@@ -35,6 +36,8 @@ struct ember_dist_work {
   dist_call call;
   int check;                  /* agree on `call` first */
   int check_only;             /* a refused call: take part in the agreement, nothing more */
+  int phase;                  /* on the communication thread: PHASE_CHECK, then PHASE_OP */
+  uint64_t agree[2];          /* the agreement's buffer: the call's hash, and its complement */
   /* the caller's side: tensors held until the end, staging that stands in for them */
   ember_tensor *user_in, *user_out;
   ember_tensor *stage_in, *stage_out;
@@ -72,7 +75,8 @@ typedef struct dist_state {
   pthread_mutex_t mpi_lock;   /* held around every MPI call: MPI_THREAD_SERIALIZED */
   ember_dist_work *head, *tail;     /* queued, not yet begun */
   ember_dist_work *active;          /* not done: queued, running, posted */
-  int comm_busy;              /* the communication thread runs a collective */
+  ember_dist_work *opening;   /* a work the communication thread has taken whose
+                                 operation has not been started yet */
   int stop;
   pthread_t comm_thread, watchdog;
   int threads;                /* 1 once both run */
@@ -91,7 +95,8 @@ const char *dist_kind_name(dist_kind k);
 /* comm.c */
 ember_status dist_threads_start(void);
 void dist_threads_stop(void);
-/* Runs w to completion on this thread after all queued work has begun. */
+/* Runs w to completion on this thread, with MPI's blocking calls, once every queued
+** work has begun. */
 void dist_run_blocking(ember_dist_work *w);
 /* Queues w for the communication thread. */
 void dist_enqueue(ember_dist_work *w);
@@ -100,7 +105,8 @@ int dist_is_done(ember_dist_work *w);
 void dist_wait_done(ember_dist_work *w);
 /* Waits until every work has finished (finalize). */
 void dist_drain_all(void);
-/* The transport step of w, with the MPI lock held; sets w->failed and w->msg. */
+/* The transport step of w, with blocking calls and the MPI lock held; sets w->failed
+** and w->msg. */
 void dist_execute(ember_dist_work *w);
 
 /* local.c: the same step in a world of one; an asynchronous receive waits there for

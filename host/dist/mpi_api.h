@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBER_MPI_ABI 1
+#define EMBER_MPI_ABI 2
 
 /* element types of reductions; moves go as bytes */
 enum { EMBER_MPI_F32, EMBER_MPI_F64, EMBER_MPI_I8, EMBER_MPI_I16, EMBER_MPI_I32,
@@ -39,6 +39,13 @@ typedef struct ember_mpi_api {
   int (*recv)(void *buf, size_t nbytes, int src, int tag, int *from, size_t *got);
   int (*isend)(const void *buf, size_t nbytes, int dst, int tag, void **req);
   int (*irecv)(void *buf, size_t nbytes, int src, int tag, void **req);
+  /* the nonblocking forms of the collectives (counts within int): a request to test */
+  int (*ibarrier)(void **req);
+  int (*iallreduce)(void *buf, size_t count, int type, int op, void **req);
+  int (*ibcast)(void *buf, size_t nbytes, int root, void **req);
+  int (*iallgather)(const void *in, void *out, size_t nbytes, void **req);
+  int (*ireduce_scatter)(const void *in, void *out, size_t count, int type, int op, void **req);
+  int (*ialltoall)(const void *in, void *out, size_t nbytes, void **req);
   /* *done = 1 once req finished; req is freed then */
   int (*test)(void *req, int *done, int *from, size_t *got);
   int tag_max;                            /* largest tag MPI takes (set by init) */

@@ -171,6 +171,42 @@ static int shim_irecv(void *buf, size_t nbytes, int src, int tag, void **req) {
                r, req);
 }
 
+static int shim_ibarrier(void **req) {
+  MPI_Request *r = malloc(sizeof *r);
+  if (r == NULL) return MPI_ERR_NO_MEM;
+  return start(MPI_Ibarrier(comm, r), r, req);
+}
+
+static int shim_iallreduce(void *buf, size_t count, int type, int op, void **req) {
+  MPI_Request *r = malloc(sizeof *r);
+  if (r == NULL) return MPI_ERR_NO_MEM;
+  return start(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, type_of(type), op_of(op), comm, r), r, req);
+}
+
+static int shim_ibcast(void *buf, size_t nbytes, int root, void **req) {
+  MPI_Request *r = malloc(sizeof *r);
+  if (r == NULL) return MPI_ERR_NO_MEM;
+  return start(MPI_Ibcast(buf, (int)nbytes, MPI_BYTE, root, comm, r), r, req);
+}
+
+static int shim_iallgather(const void *in, void *out, size_t nbytes, void **req) {
+  MPI_Request *r = malloc(sizeof *r);
+  if (r == NULL) return MPI_ERR_NO_MEM;
+  return start(MPI_Iallgather(in, (int)nbytes, MPI_BYTE, out, (int)nbytes, MPI_BYTE, comm, r), r, req);
+}
+
+static int shim_ireduce_scatter(const void *in, void *out, size_t count, int type, int op, void **req) {
+  MPI_Request *r = malloc(sizeof *r);
+  if (r == NULL) return MPI_ERR_NO_MEM;
+  return start(MPI_Ireduce_scatter_block(in, out, (int)count, type_of(type), op_of(op), comm, r), r, req);
+}
+
+static int shim_ialltoall(const void *in, void *out, size_t nbytes, void **req) {
+  MPI_Request *r = malloc(sizeof *r);
+  if (r == NULL) return MPI_ERR_NO_MEM;
+  return start(MPI_Ialltoall(in, (int)nbytes, MPI_BYTE, out, (int)nbytes, MPI_BYTE, comm, r), r, req);
+}
+
 static int shim_test(void *req, int *done, int *from, size_t *got) {
   MPI_Request *r = req;
   MPI_Status st;
@@ -207,6 +243,12 @@ const ember_mpi_api *ember_mpi_api_get(void) {
   api.recv = shim_recv;
   api.isend = shim_isend;
   api.irecv = shim_irecv;
+  api.ibarrier = shim_ibarrier;
+  api.iallreduce = shim_iallreduce;
+  api.ibcast = shim_ibcast;
+  api.iallgather = shim_iallgather;
+  api.ireduce_scatter = shim_ireduce_scatter;
+  api.ialltoall = shim_ialltoall;
   api.test = shim_test;
   if (api.tag_max == 0) api.tag_max = 32767;
   return &api;
