@@ -173,4 +173,25 @@ describe("autograd.queue_callback", function()
     f():backward()
     assert.equal(2, n)
   end)
+
+  -- DDP starts a bucket's allreduce from these hooks, so they must fire as soon as the
+  -- leaf's gradient is complete, not when the whole backward is over; also in a second
+  -- step, whose graph reaches leaves the first step's (still alive) graph reached too.
+  it("fires a leaf's post-accumulate hook as soon as its gradient is complete", function()
+    local nn = require "ember.nn"
+    local m = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    local x = ember.randn(3, 4)
+    local keep = {}
+    for step = 1, 2 do
+      local events = {}
+      m[5].weight:register_post_accumulate_grad_hook(function() events[#events + 1] = "last layer's weight" end)
+      local h1 = m[2](m[1](x))
+      h1:register_hook(function() events[#events + 1] = "first hidden layer's gradient" end)
+      local loss = m[5](m[4](m[3](h1))):sum()
+      keep[step] = loss          -- the graph of step 1 stays alive during step 2
+      loss:backward({ retain_graph = true })
+      assert.same({ "last layer's weight", "first hidden layer's gradient" }, { events[1], events[2] },
+                  "step " .. step)
+    end
+  end)
 end)

@@ -11,7 +11,7 @@ local dist = require "ember.dist"
 
 local BUILD = os.getenv("EMBER_BUILD") or "build"
 local EMBER = BUILD .. "/ember"
-local MPIRUN = "mpirun --allow-run-as-root --oversubscribe"
+local MPIRUN = require("mpirun").command
 
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 

@@ -24,6 +24,7 @@
 */
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,6 +305,11 @@ static ember_status edge_of(ember_tensor *t, edge *e) {
   if (m->acc == NULL) {
     node *a = node_new(NODE_ACCUMULATE, "accumulate_grad", 0, 1);
     if (a == NULL) return EMBER_ERROR;
+    /* Ready nodes run newest first, but a leaf's accumulation runs as soon as it is
+    ** ready: nothing waits on it, and its post-accumulate hooks (DDP's buckets) should
+    ** fire while backward goes on. A node kept from an earlier step would otherwise
+    ** keep its old, low number and run last. */
+    a->seq = ULLONG_MAX;
     a->leaf = t;
     ember_tensor_retain(t);
     m->acc = a;

@@ -78,6 +78,7 @@ typedef struct dist_state {
   ember_dist_work *opening;   /* a work the communication thread has taken whose
                                  operation has not been started yet */
   int stop;
+  int waiters;                /* callers blocked in a wait */
   pthread_t comm_thread, watchdog;
   int threads;                /* 1 once both run */
   const char *blocking;       /* a call the caller's thread is inside, for the watchdog */

@@ -27,6 +27,7 @@ echo "== matmul f32 (ember from Lua vs C calling cblas_sgemm)"
 "$BUILD/ember" $B/matmul.lua "$BUILD/bench_sgemm"
 echo "== bandwidth, 16M f32 (bytes read+written per second)"
 "$BUILD/ember" $B/bandwidth.lua "$BUILD/bench_memcpy"
+BUILD="$BUILD" sh $B/dist.sh
 echo "== start-up (wall time and peak RSS)"
 $PY $B/startup.py "$BUILD/ember"
 echo "== safetensors, 1 GiB f32 in 195 tensors (ember vs torch.load/torch.save and numpy mmap)"
