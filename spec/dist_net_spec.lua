@@ -15,7 +15,9 @@ local function pid()
   if f then f:close() end
   return s:match("^%d+")
 end
-local ID = "TWOHOSTS_ID=s" .. pid() .. " "
+local MPI = require "mpirun"
+-- TWOHOSTS_MPIRUN: what make sanitize needs passed on to the ranks
+local ID = "TWOHOSTS_ID=s" .. pid() .. " TWOHOSTS_MPIRUN='" .. MPI.flags .. "' "
 local TWOHOSTS = "env " .. ID .. "sh scripts/dist/twohosts.sh"
 local TOL = 1e-6
 -- one rank per host gets one core of this machine each; OpenMP and OpenBLAS threads
@@ -52,7 +54,7 @@ local function launch(where, mode, args)
   local worker = string.format("%s/ember spec/dist/net_ddp.lua %s %s %s", build, mode, dir, args or "")
   local cmd = where == "two hosts"
     and string.format("env %s%ssh scripts/dist/twohosts.sh run 2 %s", ID, ENV, worker)
-    or string.format("env %smpirun --allow-run-as-root --oversubscribe -np 2 %s", ENV, worker)
+    or string.format("env %s%s -np 2 %s", ENV, MPI.command, worker)
   local ok, out = sh(cmd)
   local res = {}
   for _, name in ipairs({ mode .. ".1", mode .. ".2", mode }) do

@@ -6,9 +6,11 @@
 local M = {}
 
 local asan = os.getenv("ASAN_OPTIONS")
-M.command = "mpirun --allow-run-as-root --oversubscribe"
+-- the flags that pass the sanitizers' settings on ("" outside make sanitize)
+M.flags = ""
 if asan and asan ~= "" then
-  M.command = M.command .. " -x ASAN_OPTIONS=" .. asan .. ":fast_unwind_on_malloc=0 -x LSAN_OPTIONS"
+  M.flags = "-x ASAN_OPTIONS=" .. asan .. ":fast_unwind_on_malloc=0 -x LSAN_OPTIONS"
 end
+M.command = "mpirun --allow-run-as-root --oversubscribe " .. M.flags
 
 return M
