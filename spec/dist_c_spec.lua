@@ -6,7 +6,7 @@
 local BUILD = os.getenv("EMBER_BUILD") or "build"
 local TEST = BUILD .. "/ctest/test_dist"
 local SHIM = BUILD .. "/libember_mpi.so"
-local MPIRUN = require("mpirun").command .. " -x EMBER_MPI_LIB -x EMBER_DIST_TIMEOUT"
+local MPIRUN = require("mpirun").command_leaks .. " -x EMBER_MPI_LIB -x EMBER_DIST_TIMEOUT"
 
 local function sh(cmd)
   local f = io.popen(cmd .. " 2>&1")
