@@ -202,7 +202,12 @@ void dist_run_blocking(ember_dist_work *w) {
     return;
   }
   pthread_mutex_lock(&S.lock);
-  while (S.head || S.opening) pthread_cond_wait(&S.done, &S.lock);
+  if (S.head || S.opening) {           /* waiting on the communication thread: it naps short */
+    S.waiters++;
+    pthread_cond_signal(&S.wake);
+    while (S.head || S.opening) pthread_cond_wait(&S.done, &S.lock);
+    S.waiters--;
+  }
   S.blocking = dist_kind_name(w->kind);
   S.blocking_call = w->call;
   S.blocking_since = dist_now();
@@ -259,7 +264,10 @@ void dist_wait_done(ember_dist_work *w) {
 
 void dist_drain_all(void) {
   pthread_mutex_lock(&S.lock);
+  S.waiters++;
+  pthread_cond_signal(&S.wake);
   while (S.active) pthread_cond_wait(&S.done, &S.lock);
+  S.waiters--;
   pthread_mutex_unlock(&S.lock);
 }
 
