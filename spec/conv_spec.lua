@@ -102,13 +102,16 @@ describe("conv family by hand", function()
     local flat = x:view(-1)
     for i = 1, flat:numel(), 7 do flat[i] = 0 / 0 end
     for i = 3, flat:numel(), 13 do flat[i] = -math.huge end
-    local fast = ember.max_pool2d(x, 2)
-    local general = ember.max_pool2d(x:to("f64"), 2):to("f32")
-    assert.same({3, 4, 4, 5}, fast:size())
-    local a, b = fast:view(-1), general:view(-1)
-    for i = 1, a:numel() do
-      local u, v = a[i], b[i]
-      assert.is_true(u == v or (u ~= u and v ~= v), "window " .. i .. ": " .. u .. " vs " .. v)
+    -- 9 x 11 leaves a row and a column over; 8 x 10 is tiled exactly (the two-pass loop)
+    for _, t in ipairs({ x, x:narrow(3, 1, 8):narrow(4, 1, 10):contiguous() }) do
+      local fast = ember.max_pool2d(t, 2)
+      local general = ember.max_pool2d(t:to("f64"), 2):to("f32")
+      assert.same({3, 4, 4, 5}, fast:size())
+      local a, b = fast:view(-1), general:view(-1)
+      for i = 1, a:numel() do
+        local u, v = a[i], b[i]
+        assert.is_true(u == v or (u ~= u and v ~= v), "window " .. i .. ": " .. u .. " vs " .. v)
+      end
     end
   end)
 
@@ -234,6 +237,34 @@ do
   local x64, w64 = det({3, 2, 9, 9}, 6, "f64"), det({4, 2, 3, 3}, 7, "f64")
   add("conv2d", "F.conv2d(x[0], x[1], padding=(1, 2), dilation=(2, 1))", { x64, w64 },
       function() return ember.conv2d(x64, w64, nil, {padding = {1, 2}, dilation = {2, 1}}) end, 1e-12, 1e-12)
+  -- same-size convolutions of several small images (a small CNN's 3x3 with padding 1):
+  -- the column matrix of all the images is made row by row from the channels regrouped,
+  -- masked per tap; odd sizes, dilation, a one-row kernel, groups, a strided input, f64
+  local same = {
+    { det({5, 3, 4, 4}, 40), det({4, 3, 3, 3}, 41), {padding = 1}, "padding=1" },
+    { det({7, 2, 3, 5}, 42), det({3, 2, 5, 5}, 43), {padding = 2}, "padding=2" },
+    { det({3, 4, 5, 6}, 44), det({6, 2, 3, 3}, 45), {padding = 1, groups = 2}, "padding=1, groups=2" },
+    { det({4, 2, 6, 5}, 46), det({3, 2, 3, 3}, 47), {padding = 2, dilation = 2}, "padding=2, dilation=2" },
+    { det({6, 3, 2, 7}, 48), det({2, 3, 1, 3}, 49), {padding = {0, 1}}, "padding=(0, 1)" },
+    { det({4, 3, 6, 4}, 50):transpose(3, 4), det({5, 3, 3, 3}, 51), {padding = 1}, "padding=1" },
+    { det({5, 2, 4, 3}, 52, "f64"), det({3, 2, 3, 3}, 53, "f64"), {padding = 1}, "padding=1" },
+  }
+  for i, c in ipairs(same) do
+    local x, w, o, args = c[1], c[2], c[3], c[4]
+    local b = det({w:size(1)}, 60 + i, x:dtype())
+    local tol = x:dtype() == "f64" and 1e-12 or nil
+    add("conv2d", "F.conv2d(x[0], x[1], x[2], " .. args .. ")", { x, w, b },
+        function() return ember.conv2d(x, w, b, o) end, tol, tol)
+    -- the weight's gradient makes the same column matrix
+    local gy = det(ember.conv2d(x, w, nil, o):size(), 70 + i, x:dtype())
+    add("conv2d", "torch.nn.grad.conv2d_weight(x[0], x[1].shape, x[2], " .. args .. ")", { x, w, gy },
+        function()
+          local wg = w:clone()
+          wg.requires_grad = true
+          ember.conv2d(x, wg, nil, o):backward(gy)
+          return wg.grad
+        end, tol, tol)
+  end
   -- many small images go through one GEMM
   local many = det({9, 2, 4, 5}, 8)
   local wm = det({3, 2, 2, 2}, 9)
@@ -320,6 +351,12 @@ do
       add("adaptive_avg_pool2d", string.format("F.adaptive_avg_pool2d(x[0], %s)", py(os)), { inp },
           function() return ember.adaptive_avg_pool2d(inp, {output_size = os}) end)
     end
+  end
+  -- MaxPool2d(2) of f32 over planes it tiles exactly runs its own two-pass loop; rows
+  -- wider than its buffer go one at a time
+  for _, inp in ipairs({ det({3, 5, 8, 6}, 2.5), det({2, 2, 4, 2}, 2.6), det({1, 2, 2, 1030}, 2.7),
+                         det({2, 3, 6, 8}, 2.8):transpose(3, 4) }) do
+    add("max_pool2d", "F.max_pool2d(x[0], 2)", { inp }, function() return ember.max_pool2d(inp, 2) end, 0, 0)
   end
   local x64 = det({1, 2, 6, 7}, 2.4, "f64")
   add("max_pool2d", "F.max_pool2d(x[0], 3, 2, 1, ceil_mode=True)", { x64 },

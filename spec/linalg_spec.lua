@@ -227,6 +227,30 @@ describe("linalg", function()
          ember.addmm(bias, at, b45, 0.5, -2))
     case("torch.addmm(x[0], x[1], x[2])", { gen({3, 1}, 36), a34, bt }, ember.addmm(gen({3, 1}, 36), a34, bt))
     case("torch.outer(x[0], x[1])", { col, row }, ember.outer(col, row))
+    -- a few output columns (a classifier head: x @ W^T with W out x in) take their own
+    -- f32 kernel on CPUs with AVX2: rows in pairs and alone, up to twelve columns in
+    -- tiles of six, sums with a tail past the last 8, alpha and beta, a strided C; and
+    -- the layouts it declines (k < 8, 13 columns, A transposed) still go to BLAS
+    local n = 0
+    for _, m in ipairs({ 1, 2, 7, 32 }) do
+      for _, k in ipairs({ 8, 13, 128 }) do
+        for _, cols in ipairs({ 2, 5, 6, 10, 12, 13 }) do
+          n = n + 1
+          local x, wt = gen({m, k}, 100 + n), gen({cols, k}, 200 + n)
+          case("x[0] @ x[1].t()", { x, wt }, x:matmul(wt:t()), 1e-5, 1e-5)
+        end
+      end
+    end
+    local xs, ws = gen({9, 20}, 301), gen({10, 20}, 302)
+    case("torch.addmm(x[0], x[1], x[2].t(), beta=0.5, alpha=-2)", { gen({10}, 303), xs, ws },
+         ember.addmm(gen({10}, 303), xs, ws:t(), 0.5, -2))
+    case("torch.nn.functional.linear(x[0], x[1], x[2])", { xs, ws, gen({10}, 304) },
+         ember.linear(xs, ws, gen({10}, 304)))
+    case("x[0] @ x[1].t()", { gen({5, 7}, 305), gen({4, 7}, 306) }, gen({5, 7}, 305):matmul(gen({4, 7}, 306):t()))
+    local xT = gen({20, 9}, 307):t()
+    case("x[0] @ x[1].t()", { xT, ws }, xT:matmul(ws:t()))
+    -- C written through a transposed view: C^T = W x^T, a product with 9 columns
+    case("(x[0] @ x[1].t()).t()", { xs, ws }, ws:matmul(xs:t()))
     -- f64, integers, half precision
     local d1, d2 = gen({2, 3, 4}, 37, "f64"), gen({4, 3}, 38, "f64")
     case("x[0] @ x[1]", { d1, d2 }, d1:matmul(d2), 1e-12, 1e-12)

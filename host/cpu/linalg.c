@@ -213,6 +213,7 @@ void ember_gemm(ember_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, e
       return;
     }
   }
+  if (m * n * k < BLAS_THREAD_WORK && ember_gemm_narrow(dt, m, n, k, alpha, a, b, beta, c)) return;
   ember_blas_threads_for(m * n * k);
   if (dt == EMBER_F32)
     cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, (float)alpha,

@@ -23,6 +23,13 @@ typedef struct ember_mat {
 void ember_gemm(ember_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, ember_mat a,
                 ember_mat b, double beta, ember_mat c);
 
+/* The product of ember_gemm when B has at most EMBER_GEMM_NARROW columns, f32, A's rows
+** and B's columns are contiguous and the CPU has AVX2 and FMA (gemm_narrow.c): 1 when
+** it computed C, 0 when it declined (nothing written). */
+#define EMBER_GEMM_NARROW 12
+int ember_gemm_narrow(ember_dtype dt, int64_t m, int64_t n, int64_t k, double alpha,
+                      ember_mat a, ember_mat b, double beta, ember_mat c);
+
 /* Before a BLAS call of `work` multiply-adds: sets how many threads OpenBLAS uses for
 ** it (one for small products, all for large ones). */
 void ember_blas_threads_for(int64_t work);

@@ -77,11 +77,16 @@ static void linear_blocks(void *ctx, int64_t lo, int64_t hi) {
   }
 }
 
+/* Rows of a block of fused_linear: about 64K outputs, never fewer than 64 rows. */
+static int64_t linear_block(int64_t nout) {
+  int64_t block = ((int64_t)1 << 16) / (nout > 0 ? nout : 1);
+  return block < 64 ? 64 : block;
+}
+
 static void fused_linear_run(ember_dtype dt, int64_t rows, int64_t in, int64_t nout, ember_mat a,
                              ember_mat b, char *out, const ember_tensor *bias,
                              const ember_pw_loops *act) {
-  int64_t block = ((int64_t)1 << 16) / (nout > 0 ? nout : 1);
-  if (block < 64) block = 64;
+  int64_t block = linear_block(nout);
   linear_job j = { dt, (int64_t)ember_dtype_size(dt), rows, in, nout, block, a, b, out,
                    NULL, 0, 0, act };
   if (bias) {
@@ -122,7 +127,10 @@ static ember_status linear(ember_call *c, int fused, const ember_pw_loops *act) 
   ember_mat a = { ember_tensor_data(rx), rs, rx->stride[rx->ndim - 1] };
   ember_mat b = { ember_tensor_data(rw), rw->stride[1], rw->stride[0] };   /* weight^T */
   ember_status st = EMBER_OK;
-  if (fused) {
+  /* a product of one block is the same GEMM either way, with the bias put in by rows
+     (fused_linear's way) rather than by a broadcasting copy, which costs more than the
+     product on a small layer */
+  if (fused || (blas && rows <= linear_block(nout))) {
     fused_linear_run(dt, rows, in, nout, a, b, ember_tensor_data(out), bias, act);
   } else if ((st = bias ? ember_copy_(out, bias) : EMBER_OK) == EMBER_OK) {
     ember_mat o = { ember_tensor_data(out), nout, 1 };
