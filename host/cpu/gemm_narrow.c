@@ -19,6 +19,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
@@ -30,8 +31,10 @@ static AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-/* Rows x0 and x1 (x1 NULL: x0 alone) against nc <= 6 columns of B (column j at
-** w + j * ldw), k elements each: the dot products into d0[j * cs] and d1[j * cs]. The
+/* Rows x0 and x1 against nc <= 6 columns of B (column j at w + j * ldw), k elements
+** each: the dot products into d0[j * cs] and d1[j * cs]. A lone last row comes as
+** x1 = x0, d1 = d0: both results are made before either is stored, so it is written
+** twice with the same value, and there is one loop to compile rather than two. The
 ** loops over j have a constant bound once inlined into each case of tile(), so the
 ** accumulators stay in registers. */
 static AVX2 inline __attribute__((always_inline))
@@ -41,34 +44,28 @@ void tile_of(int nc, int64_t k, const float *x0, const float *x1, const float *w
   int64_t k8 = k & ~(int64_t)7;
   _Pragma("GCC unroll 6")
   for (int j = 0; j < nc; j++) a0[j] = a1[j] = _mm256_setzero_ps();
-  if (x1) {
-    for (int64_t p = 0; p < k8; p += 8) {
-      __m256 u = _mm256_loadu_ps(x0 + p), v = _mm256_loadu_ps(x1 + p);
-      _Pragma("GCC unroll 6")
-      for (int j = 0; j < nc; j++) {
-        __m256 c = _mm256_loadu_ps(w + j * ldw + p);
-        a0[j] = _mm256_fmadd_ps(u, c, a0[j]);
-        a1[j] = _mm256_fmadd_ps(v, c, a1[j]);
-      }
-    }
-  } else {
-    for (int64_t p = 0; p < k8; p += 8) {
-      __m256 u = _mm256_loadu_ps(x0 + p);
-      _Pragma("GCC unroll 6")
-      for (int j = 0; j < nc; j++) a0[j] = _mm256_fmadd_ps(u, _mm256_loadu_ps(w + j * ldw + p), a0[j]);
+  for (int64_t p = 0; p < k8; p += 8) {
+    __m256 u = _mm256_loadu_ps(x0 + p), v = _mm256_loadu_ps(x1 + p);
+    _Pragma("GCC unroll 6")
+    for (int j = 0; j < nc; j++) {
+      __m256 c = _mm256_loadu_ps(w + j * ldw + p);
+      a0[j] = _mm256_fmadd_ps(u, c, a0[j]);
+      a1[j] = _mm256_fmadd_ps(v, c, a1[j]);
     }
   }
   _Pragma("GCC unroll 6")
   for (int j = 0; j < nc; j++) {
     const float *c = w + j * ldw;
-    float s0 = hsum(a0[j]), s1 = x1 ? hsum(a1[j]) : 0;
+    float s0 = hsum(a0[j]), s1 = hsum(a1[j]);
     for (int64_t p = k8; p < k; p++) {
       s0 += x0[p] * c[p];
-      if (x1) s1 += x1[p] * c[p];
+      s1 += x1[p] * c[p];
     }
     /* with beta == 0, C is only written (it may hold garbage), as ember_gemm promises */
-    d0[j * cs] = alpha * s0 + (beta == 0 ? 0 : beta * d0[j * cs]);
-    if (x1) d1[j * cs] = alpha * s1 + (beta == 0 ? 0 : beta * d1[j * cs]);
+    float r0 = alpha * s0 + (beta == 0 ? 0 : beta * d0[j * cs]);
+    float r1 = alpha * s1 + (beta == 0 ? 0 : beta * d1[j * cs]);
+    d0[j * cs] = r0;
+    d1[j * cs] = r1;
   }
 }
 
@@ -87,8 +84,8 @@ static AVX2 void tile(int nc, int64_t k, const float *x0, const float *x1, const
 static AVX2 void narrow(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                         const float *b, int64_t ldb, float beta, float *c, int64_t rs, int64_t cs) {
   for (int64_t i = 0; i < m; i += 2) {
-    const float *x0 = a + i * lda, *x1 = i + 1 < m ? x0 + lda : NULL;
-    float *d0 = c + i * rs, *d1 = d0 + rs;
+    const float *x0 = a + i * lda, *x1 = i + 1 < m ? x0 + lda : x0;
+    float *d0 = c + i * rs, *d1 = i + 1 < m ? d0 + rs : d0;
     for (int64_t j = 0; j < n; j += 6) {
       int nc = n - j < 6 ? (int)(n - j) : 6;
       tile(nc, k, x0, x1, b + j * ldb, ldb, alpha, beta, d0 + j * cs, d1 + j * cs, cs);
@@ -96,11 +93,18 @@ static AVX2 void narrow(int64_t m, int64_t n, int64_t k, float alpha, const floa
   }
 }
 
+/* Whether the CPU has AVX2 and FMA and the OS saves the ymm registers. Asked of cpuid
+** directly: __builtin_cpu_supports would link libgcc's CPU model, a constructor and 8
+** KB in every runtime build, even one whose program never multiplies. */
 static int cpu_fits(void) {
   static int fits = -1;   /* a benign race: every thread computes the same answer */
   if (fits < 0) {
-    __builtin_cpu_init();
-    fits = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    unsigned a, b, c, d, lo, hi;
+    fits = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c >> 12 & 1) && (c >> 27 & 1) && (c >> 28 & 1)) {
+      __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));   /* FMA, OSXSAVE, AVX above */
+      if ((lo & 6) == 6 && __get_cpuid_count(7, 0, &a, &b, &c, &d)) fits = b >> 5 & 1;
+    }
   }
   return fits;
 }
