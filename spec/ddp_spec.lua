@@ -3,7 +3,8 @@
 -- same model from the same init on the whole global batch; the truth is that single
 -- process. Checked here: equal parameters after K SGD steps (plain and momentum) for
 -- every bucket layout, no_sync accumulation, parameters unused on some or all ranks,
--- buffers broadcast, the buckets' order and their rebuild, mismatched models.
+-- buffers broadcast, the buckets' order and their rebuild, a rank whose output needs
+-- no parameter, a second backward over one forward, mismatched models.
 local build = os.getenv("EMBER_BUILD") or "build"
 local TOL = 1e-6
 
@@ -102,6 +103,16 @@ describe("DDP on N ranks matches one process on the global batch", function()
         for _, b in ipairs(R.unused_default.buckets) do by[b.dtype] = #b.names end
         assert.same({ f64 = 1, f32 = 7 }, by)
         assert.equal(2, #R.unused_default.buckets)
+        -- a rank whose output needed no parameter still sends its buckets
+        local Q = R.quiet
+        below(Q.diff, at .. "quiet rank")
+        below(Q.grad_diff, at .. "quiet rank grads")
+        assert.is_true(Q.nil_ok)
+        -- a second backward over one forward raises on every rank; no_sync allows it
+        assert.matches("DDP: a second backward over one forward", Q.twice, 1, true)
+        assert.matches("ddp_train.lua", Q.twice, 1, true)   -- positioned in the caller
+        assert.equal(true, Q.twice_no_sync)
+        assert.equal("ok", Q.after)
         -- buckets rebuilt once, in the order rank 1's gradients arrived
         local B = R.rebuild
         below(B.diff, at .. "rebuild")

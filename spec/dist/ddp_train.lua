@@ -317,6 +317,67 @@ end
 
 -- {====== mismatch
 
+-- {====== a rank with nothing to send, and a second backward
+
+-- On rank `quiet` at step 2 the model's output depends on no parameter (only on an
+-- input that requires grad): that rank fires no parameter hook, and its buckets must
+-- still go out (all flags 0) or the others wait for them. Then a second backward over
+-- one forward is an error on every rank, and the job goes on.
+local Skip = nn.Module:extend("Skip")
+function Skip:init() self.fc = nn.Linear(64, 10) end
+function Skip:forward(x, use)
+  if use then return self.fc(x) end
+  return x:narrow(2, 1, 10) * 2
+end
+
+local function case_quiet()
+  local quiet = N
+  local ref = build(Skip, 1)
+  local ddp = dist.DDP(build(Skip, rank), { first_bucket_mb = 1e-6, bucket_cap_mb = 1e-6 })
+  local opt = optim.SGD(ddp:parameters(), { lr = 0.1 })
+  local ropt = optim.SGD(ref:parameters(), { lr = 0.1 })
+  local function uses(r, k) return not (k == 2 and r == quiet) end
+  local gdiff, nil_ok = 0, true
+  for k = 1, 3 do
+    local first = 1200 + (k - 1) * N * B + 1
+    local x, y = rows(first + (rank - 1) * B, B)
+    opt:zero_grad()
+    loss_fn(ddp(x:clone():requires_grad_(), uses(rank, k)), y):backward()
+    ropt:zero_grad()
+    local total
+    for r = 1, N do
+      local xr, yr = rows(first + (r - 1) * B, B)
+      local l = loss_fn(ref(xr:clone():requires_grad_(), uses(r, k)), yr) / N
+      total = total and total + l or l
+    end
+    total:backward()
+    local g, n = grads_of(ddp.module)
+    local rg = grads_of(ref)
+    for i = 1, n do if (g[i] == nil) ~= (rg[i] == nil) then nil_ok = false end end
+    gdiff = math.max(gdiff, list_diff(g, rg))
+    opt:step()
+    ropt:step()
+  end
+  local out = { grad_diff = gdiff, nil_ok = nil_ok,
+                diff = list_diff(params_of(ddp.module), params_of(ref)) }
+  -- a second synced backward over the same forward
+  local x, y = rows(1 + (rank - 1) * B, B)
+  opt:zero_grad()
+  local loss = loss_fn(ddp(x, true), y)
+  loss:backward(nil, true)
+  local ok, err = pcall(loss.backward, loss, nil, true)
+  out.twice = ok and "no error" or tostring(err)
+  -- inside no_sync it is allowed; and the next forward and backward reduce again
+  ok, err = pcall(ddp.no_sync, ddp, function() loss:backward() end)
+  out.twice_no_sync = ok or tostring(err)
+  opt:zero_grad()
+  loss_fn(ddp(x, true), y):backward()
+  out.after = ddp.module.fc.weight.grad ~= nil and "ok" or "no grad"
+  results.quiet = out
+end
+
+-- }======
+
 local function case_mismatch()
   local last = rank == N and N > 1
   local function try(make)
@@ -376,6 +437,7 @@ if case == "train" then
   results.unused_default = case_unused({})
   case_no_sync_partial()
   case_rebuild()
+  case_quiet()
 elseif case == "mismatch" then
   case_mismatch()
 else

@@ -14,9 +14,12 @@
 --   rank has a gradient for it. Averaged with the gradients, that element is above 0
 --   when any rank had one; a parameter no rank had a gradient for keeps its .grad.
 -- - A parameter's post-accumulate hook copies its gradient into its slot and starts
---   the buckets that are full, in order. The first hook of a backward queues an
---   end-of-backward callback: it starts the rest (a slot without a gradient is zero),
---   waits for all and writes the averages back into .grad before backward returns.
+--   the buckets that are full, in order. The first hook of a backward (a parameter's,
+--   or the one on the forward's output) queues an end-of-backward callback: it starts
+--   the rest (a slot without a gradient is zero), waits for all and writes the averages
+--   back into .grad before backward returns.
+-- - One synced reduction per forward: a second synced backward over the same forward
+--   is an error, as in PyTorch (the gradients it would average were averaged already).
 -- - After the first synced backward the buckets are rebuilt once, in the order the
 --   gradients arrived on rank 1 (broadcast, so every rank agrees).
 local ember = require "ember"
@@ -261,17 +264,27 @@ local function finish(self)
     end
   end
   reset(s)
+  s.reduced = true
   if s.arrival then rebuild(self, s) end
+end
+
+-- The first sign of a synced backward: queue finish for its end.
+local function begin(self, s)
+  if s.active then return end
+  if s.reduced then
+    raise("DDP: a second backward over one forward: the gradients were averaged over the "
+          .. "ranks after the first one. Call the DDP module (not ddp.module) before each "
+          .. "backward, or run the extra backward inside ddp:no_sync")
+  end
+  s.active = true
+  ember.autograd.queue_callback(function() finish(self) end)
 end
 
 local function on_grad(self, i)
   local s = rawget(self, "_ddp")
   s.touched[i] = true
   if not s.sync then return end
-  if not s.active then
-    s.active = true
-    ember.autograd.queue_callback(function() finish(self) end)
-  end
+  begin(self, s)
   if s.arrival then s.arrival[#s.arrival + 1] = i end
   local k, j = s.where[i][1], s.where[i][2]
   local b = s.buckets[k]
@@ -327,15 +340,34 @@ function DDP:init(module, opts)
   end
 end
 
+-- A hook on each output that requires grad starts the reduction when the backward
+-- reaches it, so a rank whose loss gives no parameter a gradient this step still sends
+-- its buckets (every flag 0) and the other ranks' allreduces complete.
+local function hook_outputs(self, s, out)
+  local function hook(t)
+    if ember.is_tensor(t) and t.requires_grad then
+      t:register_hook(function() if s.sync then begin(self, s) end end)
+    end
+  end
+  if type(out) == "table" and not ember.is_tensor(out) then
+    for _, v in pairs(out) do hook(v) end
+  else
+    hook(out)
+  end
+end
+
 function DDP:forward(...)
   local s = rawget(self, "_ddp")
   if s.active then recover(s) end
+  s.reduced = false
   if s.broadcast_buffers then
     ember.no_grad(function()
       for _, b in ipairs(self.module:buffers()) do dist.broadcast(b, 1, { check = false }) end
     end)
   end
-  return self.module(...)
+  local out = table.pack(self.module(...))
+  for i = 1, out.n do hook_outputs(self, s, out[i]) end
+  return table.unpack(out, 1, out.n)
 end
 
 -- ddp:no_sync(fn, ...): runs fn with gradients accumulated locally; the next synced
