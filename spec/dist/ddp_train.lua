@@ -57,6 +57,15 @@ local function grads_of(m)
   return v, n
 end
 
+-- Folds one step's gradients into acc: the largest difference (grad_diff), and whether
+-- each grad is nil on both sides or on neither (nil_ok).
+local function compare_grads(acc, model, ref)
+  local g, n = grads_of(model)
+  local rg = grads_of(ref)
+  for i = 1, n do if (g[i] == nil) ~= (rg[i] == nil) then acc.nil_ok = false end end
+  acc.grad_diff = math.max(acc.grad_diff, list_diff(g, rg))
+end
+
 -- a model built by make() with rank r's init (ranks differ before the broadcast)
 local function build(make, r)
   ember.manual_seed(1000 + r)
@@ -185,7 +194,7 @@ local function case_unused(opts)
   local out = { buffer_after_init = model.steps:item() }
   local opt = optim.SGD(ddp:parameters(), { lr = 0.1, momentum = 0.9 })
   local ropt = optim.SGD(ref:parameters(), { lr = 0.1, momentum = 0.9 })
-  local gdiff, nil_ok = 0, true
+  local acc = { grad_diff = 0, nil_ok = true }
   for k = 1, K do
     local first = 400 + (k - 1) * N * B + 1
     if k == 2 then ember.no_grad(function() model.steps:fill_(100 + rank) end) end
@@ -202,16 +211,13 @@ local function case_unused(opts)
       total = total and total + l or l
     end
     total:backward()
-    local g, n = grads_of(model)
-    local rg = grads_of(ref)
-    for i = 1, n do if (g[i] == nil) ~= (rg[i] == nil) then nil_ok = false end end
-    gdiff = math.max(gdiff, list_diff(g, rg))
+    compare_grads(acc, model, ref)
     out.extra_grad_nil = model.extra.weight.grad == nil
     out.never_grad_nil = model.never.grad == nil
     opt:step()
     ropt:step()
   end
-  out.grad_diff, out.nil_ok = gdiff, nil_ok
+  out.grad_diff, out.nil_ok = acc.grad_diff, acc.nil_ok
   out.diff = list_diff(params_of(model), params_of(ref))
   out.buckets = ddp:buckets()
   return out
@@ -225,7 +231,7 @@ local function case_no_sync_partial()
   local model = ddp.module
   local opt = optim.SGD(ddp:parameters(), { lr = 0.1, momentum = 0.9 })
   local ropt = optim.SGD(ref:parameters(), { lr = 0.1, momentum = 0.9 })
-  local gdiff, nil_ok = 0, true
+  local acc = { grad_diff = 0, nil_ok = true }
   for k = 1, K do
     local first = 800 + (k - 1) * N * 2 * B + 1
     local x1, y1 = rows(first + (rank - 1) * B, B)
@@ -242,15 +248,12 @@ local function case_no_sync_partial()
       total = total and total + l or l
     end
     total:backward()
-    local g, n = grads_of(model)
-    local rg = grads_of(ref)
-    for i = 1, n do if (g[i] == nil) ~= (rg[i] == nil) then nil_ok = false end end
-    gdiff = math.max(gdiff, list_diff(g, rg))
+    compare_grads(acc, model, ref)
     opt:step()
     ropt:step()
   end
-  results.no_sync_partial = { diff = list_diff(params_of(model), params_of(ref)), grad_diff = gdiff,
-                              nil_ok = nil_ok }
+  results.no_sync_partial = { diff = list_diff(params_of(model), params_of(ref)),
+                              grad_diff = acc.grad_diff, nil_ok = acc.nil_ok }
 end
 
 -- }======
@@ -337,7 +340,7 @@ local function case_quiet()
   local opt = optim.SGD(ddp:parameters(), { lr = 0.1 })
   local ropt = optim.SGD(ref:parameters(), { lr = 0.1 })
   local function uses(r, k) return not (k == 2 and r == quiet) end
-  local gdiff, nil_ok = 0, true
+  local acc = { grad_diff = 0, nil_ok = true }
   for k = 1, 3 do
     local first = 1200 + (k - 1) * N * B + 1
     local x, y = rows(first + (rank - 1) * B, B)
@@ -351,14 +354,11 @@ local function case_quiet()
       total = total and total + l or l
     end
     total:backward()
-    local g, n = grads_of(ddp.module)
-    local rg = grads_of(ref)
-    for i = 1, n do if (g[i] == nil) ~= (rg[i] == nil) then nil_ok = false end end
-    gdiff = math.max(gdiff, list_diff(g, rg))
+    compare_grads(acc, ddp.module, ref)
     opt:step()
     ropt:step()
   end
-  local out = { grad_diff = gdiff, nil_ok = nil_ok,
+  local out = { grad_diff = acc.grad_diff, nil_ok = acc.nil_ok,
                 diff = list_diff(params_of(ddp.module), params_of(ref)) }
   -- a second synced backward over the same forward
   local x, y = rows(1 + (rank - 1) * B, B)
