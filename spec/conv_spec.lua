@@ -115,6 +115,23 @@ describe("conv family by hand", function()
     end
   end)
 
+  it("max_pool2d(2)'s gradient of f32 (its own loop) goes where the general loop's (f64) goes", function()
+    ember.manual_seed(12)
+    local x = (ember.randn(2, 3, 9, 11) * 2):round()
+    local flat = x:view(-1)
+    for i = 2, flat:numel(), 9 do flat[i] = 0 / 0 end
+    for i = 5, flat:numel(), 11 do flat[i] = -math.huge end
+    for _, t in ipairs({ x, x:narrow(3, 1, 8):narrow(4, 1, 10):contiguous() }) do
+      local g = ember.arange(1, 2 * 3 * 4 * 5 + 1):view(2, 3, 4, 5)
+      local a, b = t:clone(), t:to("f64")
+      a.requires_grad, b.requires_grad = true, true
+      ember.max_pool2d(a, 2):backward(g:to("f32"))
+      ember.max_pool2d(b, 2):backward(g:to("f64"))
+      assert.same(b.grad:totable(), a.grad:to("f64"):totable())
+      assert.equal(g:sum():item(), a.grad:sum():item())   -- every window's gradient landed once
+    end
+  end)
+
   it("pads in every mode by hand", function()
     local x = f32({{1, 2, 3}, {4, 5, 6}})
     assert.same({{3, 2, 1, 2, 3, 2}, {6, 5, 4, 5, 6, 5}}, ember.pad(x, {2, 1}, "reflect"):totable())

@@ -387,9 +387,32 @@ static inline void add_at(ember_dtype dt, void *p, int64_t i, double v) {
   else ((double *)p)[i] += v;
 }
 
+/* MaxPool2d(2)'s gradient when every window is inside the image (max2x2_inside): each
+** window's pick worked out in place, by the forward's rule (a later pixel wins only when
+** greater, a NaN replaces whatever came before it), with no picks array. */
+static void max2x2_grad_plane(const float *gout, const float *in, float *gin,
+                              const ember_pool_geom *g) {
+  for (int64_t oy = 0; oy < g->oh; oy++) {
+    int64_t top = 2 * oy * g->w;
+    const float *r0 = in + top, *r1 = r0 + g->w;
+    for (int64_t ox = 0; ox < g->ow; ox++) {
+      float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1], m = a;
+      int64_t at = top + 2 * ox;
+      if (b > m || b != b) m = b, at = top + 2 * ox + 1;
+      if (c > m || c != c) m = c, at = top + g->w + 2 * ox;
+      if (d > m || d != d) at = top + g->w + 2 * ox + 1;
+      gin[at] += gout[oy * g->ow + ox];
+    }
+  }
+}
+
 /* The gradient of each window goes to its pick (see picks_of). */
 static void max_grad_plane(ember_dtype dt, const void *gout, const void *in, void *gin,
                            const ember_pool_geom *g) {
+  if (max2x2_inside(dt, g)) {
+    max2x2_grad_plane(gout, in, gin, g);
+    return;
+  }
   int64_t at[PICKS_CHUNK];
   for (int64_t oy = 0; oy < g->oh; oy++)
     for (int64_t ox0 = 0; ox0 < g->ow; ox0 += PICKS_CHUNK) {
