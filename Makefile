@@ -266,6 +266,14 @@ $(BUILD)/ember-run: host/tools/ember_run.c $(RT_DIR)/libember_rt.a
 $(BUILD)/digits_rt: scripts/embed/digits_rt.c $(RT_DIR)/libember_rt.a
 	$(CC) $(RUN_CFLAGS) -o $@ $< $(RT_DIR)/libember_rt.a $(SANITIZE) $(RT_LIBS)
 
+# ember-run over the runtime with the Vulkan backend, beside the CPU one (`--device
+# vulkan`; scripts/bench/vk_h100.sh times the exported CNN with it)
+.PHONY: ember-run-vk
+ember-run-vk:
+	@$(MAKE) --no-print-directory rt RT_VULKAN=1 PROGRAM=
+	$(CC) $(RUN_CFLAGS) -o $(BUILD)/ember-run-vk host/tools/ember_run.c $(BUILD)/rt-vk/libember_rt.a \
+	  $(SANITIZE) $(RT_LIBS) -lvulkan
+
 # line count per folder, to keep files small
 lines:
 	@for d in host/* bindings stdlib/ember spec scripts; do \

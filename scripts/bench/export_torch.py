@@ -6,6 +6,12 @@ as many threads as ember had (the weights file's metadata says how many). Prints
 NAME\tmax |torch - ember|" over the outputs.
 
     /usr/bin/python3 scripts/bench/export_torch.py DIR
+    python3 scripts/bench/export_torch.py DIR --cuda
+
+With --cuda (the GPU machine, scripts/bench/vk_h100.sh): the CNN on CUDA, the peer of
+`ember-run --device vulkan`; a call copies the input from the host, runs the model and
+waits for the GPU, as ember-run's set_input and execute do. It prints "torch exported
+CNN bB\tseconds", the name vk_h100.sh gives ember-run's figure.
 """
 import json
 import os
@@ -60,8 +66,44 @@ def median_call(model, x, n):
     return t[(n + 1) // 2 - 1]
 
 
+def median_cuda(model, x, n):
+    with torch.inference_mode():
+        for _ in range(50):
+            model(x.to("cuda"))
+        torch.cuda.synchronize()
+        t = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            model(x.to("cuda"))
+            torch.cuda.synchronize()
+            t.append(time.perf_counter() - t0)
+    t.sort()
+    return t[(n + 1) // 2 - 1]
+
+
+def main_cuda(d):
+    if not torch.cuda.is_available():
+        print("# torch: CUDA is not available here; no peer figures", file=sys.stderr)
+        return
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    weights, _ = read_safetensors(os.path.join(d, "digits_cnn.safetensors"))
+    model = cnn()
+    model.load_state_dict(weights, strict=True)
+    model.eval().cuda()
+    for batch in (1, 32):
+        ins, _ = read_safetensors(os.path.join(d, "digits_cnn_b%d_in.safetensors" % batch))
+        with torch.inference_mode():
+            diff = (model(ins["pixels"].cuda()).cpu() - ins["expected"]).abs().max().item()
+        print("# check exported CNN b%d: max |torch cuda - ember| %.3g" % (batch, diff), file=sys.stderr)
+        print("torch exported CNN b%d\t%.9g" % (batch, median_cuda(model, ins["pixels"], 1000)),
+              flush=True)
+
+
 def main():
     d = sys.argv[1]
+    if "--cuda" in sys.argv[2:]:
+        return main_cuda(d)
     for kind, make in (("mlp", mlp), ("cnn", cnn)):
         weights, meta = read_safetensors(os.path.join(d, "digits_%s.safetensors" % kind))
         torch.set_num_threads(int(meta["threads"]))
