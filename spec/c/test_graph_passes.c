@@ -649,7 +649,7 @@ static void test_fuse(void) {
   b = new_builder();
   int acc = input(b, "a0", EMBER_F32, 1, 16, 0, 0, 0);
   for (int k = 1; k < 10; k++) {
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "a%d", k);
     acc = op2(b, "add", NULL, acc, input(b, name, EMBER_F32, 1, 16, 0, 0, 0));
   }
