@@ -1,4 +1,4 @@
--- nn_spec.lua — linear softmax log_softmax layer_norm batch_norm embedding dropout
+-- nn_spec.lua — linear softmax log_softmax layer_norm batch_norm batch_norm_train embedding dropout
 -- one_hot: hand-computed values, invariants (rows sum to 1, mean 0 / var 1), error
 -- messages, and PyTorch as oracle on strided and batched inputs.
 local ember = require "ember"
@@ -109,6 +109,36 @@ describe("nn functional", function()
     local img = ember.tensor({{{{1, 3}}, {{10, 30}}}}, "f32")   -- 1x2x1x2
     assert_values({-1, 1, -1, 1}, ember.batch_norm(img, ember.tensor({2, 20}, "f32"),
                                                    ember.tensor({1, 100}, "f32"), nil, nil, 0))
+  end)
+
+  it("computes batch_norm_train (batch statistics) by hand", function()
+    -- channel 1 holds 1, 3, 5, 7 (mean 4, biased var 5); channel 2 holds 2, 4, 2, 4
+    -- (mean 3, var 1)
+    local x = ember.tensor({{{1, 3}, {2, 4}}, {{5, 7}, {2, 4}}}, "f32")   -- 2x2x2
+    local y, mean, var = ember.batch_norm_train(x, nil, nil, 0)
+    assert_values({4, 3}, mean)
+    assert_values({5, 1}, var)
+    local r = 1 / math.sqrt(5)
+    assert_values({-3 * r, -r, -1, 1, r, 3 * r, -1, 1}, y)
+    -- weight and bias; eps counts in the scale
+    local w, b = ember.tensor({2, -1}, "f32"), ember.tensor({1, 0.5}, "f32")
+    local e = 0.25
+    local k1, k2 = 2 / math.sqrt(5 + e), -1 / math.sqrt(1 + e)
+    y = ember.batch_norm_train(x, w, b, e)
+    assert_values({1 - 3 * k1, 1 - k1, 0.5 - k2, 0.5 + k2, 1 + k1, 1 + 3 * k1, 0.5 - k2, 0.5 + k2}, y)
+    -- the statistics carry no gradient; y's does: sum(y) is constant in x (0 with no
+    -- bias), so its gradient is 0, and each bias gets its count (4)
+    local xg, bg = x:clone(), b:clone()
+    xg.requires_grad, bg.requires_grad = true, true
+    local y2, m2, v2 = ember.batch_norm_train(xg, w, bg)
+    assert.is_false(m2.requires_grad)
+    assert.is_false(v2.requires_grad)
+    y2:sum():backward()
+    assert_values({0, 0, 0, 0, 0, 0, 0, 0}, xg.grad, 1e-6)
+    assert_values({4, 4}, bg.grad)
+    assert.matches("expected more than 1 value per channel", err(ember.batch_norm_train, ember.ones(1, 3)), 1, true)
+    assert.matches("weight of shape 2 does not match the 3 channels", err(ember.batch_norm_train,
+                   ember.ones(2, 3), ember.ones(2)), 1, true)
   end)
 
   it("looks up embeddings with 1-based indices", function()

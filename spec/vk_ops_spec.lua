@@ -28,14 +28,7 @@ for _, family in ipairs(families) do
 end
 
 describe("vulkan validation", function()
-  it("the Khronos validation layer reported nothing", function()
-    ember.vk.sync()
-    local info = ember.vk.info()
-    if info.validation then
-      local msgs = ember.vk.validation_messages()
-      assert.are.equal(0, info.validation_messages, table.concat(msgs, "\n"))
-    end
-  end)
+  it("the Khronos validation layer reported nothing", V.assert_validation_clean)
 end)
 
 describe("vulkan coverage", function()

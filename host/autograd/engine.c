@@ -458,7 +458,8 @@ static ember_status record_op(ember_call *c, ember_tensor **outs, int nout) {
   }
   for (int k = 0; k < nout; k++) {
     ember_tensor *o = outs[k];
-    n->out_dtype[k] = ember_dtype_is_float(o->dtype) ? o->dtype : EMBER_DTYPE_NONE;
+    int grad = ember_dtype_is_float(o->dtype) && !(op->nograd_outs >> k & 1u);
+    n->out_dtype[k] = grad ? o->dtype : EMBER_DTYPE_NONE;
     if ((n->outs[k] = alias(o)) == NULL) goto fail;
     n->out_version[k] = o->storage->version;
   }

@@ -167,6 +167,9 @@ struct ember_op {
                                   that only what a needed gradient reads is checked
                                   (b = w / 3 lets w change in place: only 3 is read) */
   unsigned flags;
+  unsigned nograd_outs;        /* outputs (bit k for output k) that carry no gradient and
+                                  record no history though they are float: batch
+                                  statistics returned beside a result */
   const char *args;            /* Lua positional order when it is not "inputs, then
                                   attributes": attribute names and #k for input k,
                                   e.g. "#1 normalized_shape #2 #3 eps" */

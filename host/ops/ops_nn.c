@@ -32,6 +32,10 @@ static ember_status need_index(ember_call *c, const ember_tensor *t) {
   return ember_op_error(c, "indices must be an integer tensor, got %s", ember_dtype_name(t->dtype));
 }
 
+static ember_tensor *optional_in(const ember_call *c, int i) {
+  return i < c->nin ? c->in[i] : NULL;
+}
+
 /* Output 0 like input 0; inputs [0, n) cast to the float compute dtype. */
 static void float_like_input(ember_call *c, int n) {
   ember_dtype dt = c->in[0]->dtype;
@@ -133,6 +137,78 @@ static ember_status infer_batch_norm(ember_call *c) {
   return EMBER_OK;
 }
 
+/* The channels (dim 1) of x, and the values per channel, which must be more than one. */
+static ember_status train_channels(ember_call *c, const ember_tensor *x, int64_t *ch) {
+  char s1[128];
+  if (x->ndim < 2)
+    return ember_op_error(c, "expects input of shape N x C x ..., got shape %s",
+                          ember_shape_str(x, s1, sizeof s1));
+  *ch = x->shape[1];
+  int64_t per = *ch > 0 ? ember_tensor_numel(x) / *ch : 0;
+  if (per <= 1)
+    return ember_op_error(c, "expected more than 1 value per channel when training, got input "
+                          "of shape %s", ember_shape_str(x, s1, sizeof s1));
+  return EMBER_OK;
+}
+
+/* A per-channel input: 1-D of ch elements. */
+static ember_status channel_input(ember_call *c, const ember_tensor *t, const char *what,
+                                  int64_t ch, const ember_tensor *x) {
+  char s1[128], s2[128];
+  if (t == NULL) return EMBER_OK;
+  if (need_float(c, t, what) != EMBER_OK) return EMBER_ERROR;
+  if (t->ndim != 1 || t->shape[0] != ch)
+    return ember_op_error(c, "%s of shape %s does not match the %lld channels of input of "
+                          "shape %s", what, ember_shape_str(t, s1, sizeof s1), (long long)ch,
+                          ember_shape_str(x, s2, sizeof s2));
+  return EMBER_OK;
+}
+
+/* batch_norm_train(input, weight?, bias?) -> y like input, mean and var (C each) */
+static ember_status infer_batch_norm_train(ember_call *c) {
+  const ember_tensor *x = c->in[0];
+  int64_t ch;
+  if (need_float(c, x, "input") != EMBER_OK || train_channels(c, x, &ch) != EMBER_OK)
+    return EMBER_ERROR;
+  if (channel_input(c, optional_in(c, 1), "weight", ch, x) != EMBER_OK ||
+      channel_input(c, optional_in(c, 2), "bias", ch, x) != EMBER_OK)
+    return EMBER_ERROR;
+  if (c->attr[0].f < 0) return ember_op_error(c, "eps must be >= 0, got %g", c->attr[0].f);
+  float_like_input(c, c->nin);
+  for (int k = 1; k < 3; k++) {
+    ember_set_out(c, k, x->dtype, 1, &ch);
+    c->out_kernel[k] = c->compute;
+  }
+  return EMBER_OK;
+}
+
+/* batch_norm_train_backward(grad, input, mean, var, weight?) -> grad_input like input,
+** and per channel sum(grad) and sum(grad * xhat) */
+static ember_status infer_batch_norm_train_backward(ember_call *c) {
+  const ember_tensor *g = c->in[0], *x = c->in[1];
+  char s1[128], s2[128];
+  int64_t ch;
+  if (need_float(c, x, "input") != EMBER_OK || train_channels(c, x, &ch) != EMBER_OK)
+    return EMBER_ERROR;
+  if (!ember_same_shape(g, x))
+    return ember_op_error(c, "grad of shape %s does not match input of shape %s",
+                          ember_shape_str(g, s1, sizeof s1), ember_shape_str(x, s2, sizeof s2));
+  if (channel_input(c, c->in[2], "mean", ch, x) != EMBER_OK ||
+      channel_input(c, c->in[3], "var", ch, x) != EMBER_OK ||
+      channel_input(c, optional_in(c, 4), "weight", ch, x) != EMBER_OK)
+    return EMBER_ERROR;
+  ember_dtype dt = x->dtype;
+  c->compute = ember_compute_dtype(dt, EMBER_FLOATS);
+  ember_cast_inputs(c, 0, c->nin, c->compute);
+  ember_set_out(c, 0, dt, x->ndim, x->shape);
+  c->out_kernel[0] = c->compute;
+  for (int k = 1; k < 3; k++) {
+    ember_set_out(c, k, dt, 1, &ch);
+    c->out_kernel[k] = c->compute;
+  }
+  return EMBER_OK;
+}
+
 static ember_status infer_embedding(ember_call *c) {
   const ember_tensor *idx = c->in[0], *w = c->in[1];
   char s[128];
@@ -212,10 +288,6 @@ static void drop(ember_tensor *a, ember_tensor *b, ember_tensor *c, ember_tensor
   ember_tensor_release(b);
   ember_tensor_release(c);
   ember_tensor_release(d);
-}
-
-static ember_tensor *optional_in(const ember_call *c, int i) {
-  return i < c->nin ? c->in[i] : NULL;
 }
 
 /* linear(x, w, b) = x @ w^T + b, x's leading dims folded into rows (g likewise):
@@ -379,6 +451,26 @@ static ember_status grad_batch_norm(const ember_call *c, ember_tensor *const *g,
   return st;
 }
 
+/* batch_norm_train: one kernel gives the input's gradient and, per channel, sum(g) (the
+** bias's) and sum(g xhat) (the weight's). The batch statistics it returns are for the
+** running averages and carry no gradient (nograd_outs), so only g[0] comes. */
+static ember_status grad_batch_norm_train(const ember_call *c, ember_tensor *const *g,
+                                          ember_tensor **gi) {
+  ember_tensor *w = optional_in(c, 1);
+  ember_tensor *in[5] = { g[0], c->in[0], c->out[1], c->out[2], w };
+  const ember_op *op = ember_op_find("batch_norm_train_backward");
+  if (op == NULL) return ember_error("backward: no op named \"batch_norm_train_backward\"");
+  ember_call k;
+  ember_call_init(&k, op, w ? 5 : 4, in);
+  k.attr[0] = c->attr[0];
+  if (ember_dispatch(&k) != EMBER_OK) return EMBER_ERROR;
+  gi[0] = ember_needs_grad(c, 0) ? k.out[0] : (ember_tensor_release(k.out[0]), NULL);
+  gi[1] = w && ember_needs_grad(c, 1) ? k.out[2] : (ember_tensor_release(k.out[2]), NULL);
+  gi[2] = optional_in(c, 2) && ember_needs_grad(c, 2) ? k.out[1]
+                                                      : (ember_tensor_release(k.out[1]), NULL);
+  return EMBER_OK;
+}
+
 /* embedding(indices, w): each row of g is added into the row of w its index picked
 ** (repeated indices add up): one scatter_add over the indices as a column, expanded
 ** along the embedding dim */
@@ -484,6 +576,20 @@ const ember_op ember_ops_nn[] = {
     .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) | EMBER_SAVES_IN(2) | EMBER_SAVES_IN(3),
     .doc = "batch_norm(input, running_mean, running_var, weight?, bias?, eps=1e-5): inference "
            "form; input N x C x ..., the others C; float dtypes" },
+  { .name = "batch_norm_train", .min_inputs = 1, .max_inputs = 3, .nout = 3, .attrs = eps_attr,
+    .infer = infer_batch_norm_train, .cpu = ember_cpu_batch_norm_train,
+    .vulkan = EMBER_VK(vk_batch_norm_train), .flags = EMBER_OP_FUNCTION,
+    .backward = EMBER_GRAD(grad_batch_norm_train), .nograd_outs = 6,
+    .saves = EMBER_SAVES_IN(0) | EMBER_SAVES_IN(1) | EMBER_SAVES_OUT(1) | EMBER_SAVES_OUT(2),
+    .doc = "batch_norm_train(input, weight?, bias?, eps=1e-5) -> y, mean, var: training form, "
+           "normalised by each channel's (dim 2) batch mean and biased variance (mean and var "
+           "carry no gradient); float dtypes" },
+  { .name = "batch_norm_train_backward", .min_inputs = 4, .max_inputs = 5, .nout = 3,
+    .attrs = eps_attr, .infer = infer_batch_norm_train_backward,
+    .cpu = ember_cpu_batch_norm_train_backward,
+    .vulkan = EMBER_VK(vk_batch_norm_train_backward), .flags = 0,
+    .doc = "batch_norm_train_backward(grad, input, mean, var, weight?, eps): batch_norm_train's "
+           "input gradient, and per channel sum(grad) and sum(grad * xhat)" },
   { .name = "embedding", .min_inputs = 2, .max_inputs = 2, .nout = 1,
     .infer = infer_embedding, .cpu = ember_cpu_embedding, .vulkan = EMBER_VK(vk_embedding),
     .flags = EMBER_OP_FUNCTION,

@@ -34,4 +34,9 @@ ember_status vk_layer_norm(ember_call *c);
 ember_status vk_batch_norm(ember_call *c);
 /* }====== */
 
+/* {====== batch_norm in training (vk_norm_train.c) */
+ember_status vk_batch_norm_train(ember_call *c);
+ember_status vk_batch_norm_train_backward(ember_call *c);
+/* }====== */
+
 #endif

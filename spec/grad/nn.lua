@@ -92,6 +92,28 @@ return {
     ember = function(x, m, v, w, b) return ember.batch_norm(x, m, v, w, b) end,
     torch = "F.batch_norm(x[0], x[1], x[2], x[3], x[4], training=False)" },
 
+  -- the training form: batch statistics, one op each way (the first result, y, is what
+  -- the gradient flows through; mean and var carry none)
+  { op = "batch_norm_train", name = "N x C x L with weight and bias", inputs = { {3, 2, 4}, {2}, {2} },
+    ember = function(x, w, b) return (ember.batch_norm_train(x, w, b)) end,
+    torch = "F.batch_norm(x[0], None, None, x[1], x[2], training=True)" },
+  { op = "batch_norm_train", name = "N x C", inputs = { {5, 3}, {3}, {3} },
+    ember = function(x, w, b) return (ember.batch_norm_train(x, w, b)) end,
+    torch = "F.batch_norm(x[0], None, None, x[1], x[2], training=True)" },
+  { op = "batch_norm_train", name = "N x C x H x W, eps 0.1", inputs = { {2, 2, 3, 2}, {2}, {2} },
+    ember = function(x, w, b) return (ember.batch_norm_train(x, w, b, 0.1)) end,
+    torch = "F.batch_norm(x[0], None, None, x[1], x[2], training=True, eps=0.1)" },
+  { op = "batch_norm_train", name = "no weight, no bias", inputs = { {4, 3, 2} },
+    ember = function(x) return (ember.batch_norm_train(x)) end,
+    torch = "F.batch_norm(x[0], None, None, training=True)" },
+  { op = "batch_norm_train", name = "transposed view, weight only", inputs = { {3, 4}, {3} },
+    ember = function(x, w) return (ember.batch_norm_train(x:t(), w)) end,
+    torch = "F.batch_norm(x[0].t(), None, None, x[1], training=True)" },
+  { op = "batch_norm_train", name = "weight and bias only (input fixed)",
+    inputs = { { shape = {3, 2, 2}, grad = false }, {2}, {2} },
+    ember = function(x, w, b) return (ember.batch_norm_train(x, w, b)) end,
+    torch = "F.batch_norm(x[0], None, None, x[1], x[2], training=True)" },
+
   -- indices 1, 3, 5, 2, 4, 1: row 1 picked twice, its gradients add up
   { op = "embedding", name = "2-D indices, a repeated row",
     inputs = { { shape = {2, 3}, int = {1, 5} }, {5, 4} },

@@ -22,7 +22,7 @@ return {
   adaptive_avg_pool2d_backward = "backward kernel", pad_backward = "backward kernel",
   interpolate_backward = "backward kernel",
   -- the nn family's backward kernel (dispatched by dropout's rule, not bound in Lua)
-  dropout_backward = "backward kernel",
+  dropout_backward = "backward kernel", batch_norm_train_backward = "backward kernel",
   -- the elementwise family's backward kernels (dispatched by its rules, not bound in Lua)
   relu_backward = "backward kernel", tanh_backward = "backward kernel",
   sigmoid_backward = "backward kernel", silu_backward = "backward kernel",

@@ -123,4 +123,15 @@ function M.randint(lo, hi, shape, dtype)
   return ember.randint(lo, hi, shape, { dtype = dtype or "i64" })
 end
 
+-- A Vulkan spec's last test: when the Khronos validation layer is on, it reported
+-- nothing over the whole file.
+function M.assert_validation_clean()
+  ember.vk.sync()
+  local info = ember.vk.info()
+  if info.validation then
+    local msgs = ember.vk.validation_messages()
+    assert.are.equal(0, info.validation_messages, table.concat(msgs, "\n"))
+  end
+end
+
 return M

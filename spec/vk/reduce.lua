@@ -1,6 +1,6 @@
 -- Vulkan cases of the reduce family (sum mean prod max min argmax argmin var std norm
 -- logsumexp all any cumsum) and of the row-wise nn ops (softmax log_softmax layer_norm
--- batch_norm): single, several, negative and all dims, keepdim, strided inputs
+-- batch_norm batch_norm_train): single, several, negative and all dims, keepdim, strided inputs
 -- (transposed, sliced with steps, expanded, 6-d permuted past the push constants),
 -- every kernel mode (a thread per output, a workgroup per output, runs split over
 -- workgroups), f64, i64 and bool where the op takes them, f16 inputs, NaN, ties,
@@ -357,6 +357,13 @@ case { "batch_norm training backward", function(x, w, b, g)
     F.batch_norm(x, nil, nil, w, b, true):backward(g)
     return { x.grad, w.grad, b.grad }
   end, { rand({ 6, 4, 5 }), rand({ 4 }), rand({ 4 }), rand({ 6, 4, 5 }) }, tol = 2e-5 }
+-- the training op itself (y, mean, var) and its backward kernel (dx, sum(g), sum(g xhat))
+case { "batch_norm_train 4-d", function(x, w, b) return { ember.batch_norm_train(x, w, b) } end,
+       { rand({ 3, 4, 5, 6 }), rand({ 4 }), rand({ 4 }) }, tol = 2e-5 }
+case { "batch_norm_train_backward", function(g, x, w)
+    local _, m, v = ember.batch_norm_train(x)
+    return { ember._op("batch_norm_train_backward")(g, x, m, v, w) }
+  end, { rand({ 3, 4, 5, 6 }), rand({ 3, 4, 5, 6 }), rand({ 4 }) }, tol = 2e-5 }
 
 -- }======
 

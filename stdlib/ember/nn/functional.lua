@@ -147,18 +147,6 @@ end
 
 -- {====== normalisation
 
--- dims to reduce for batch statistics: all but the channel dim 2
-local stat_dims = {}
-local function batch_dims(nd)
-  local d = stat_dims[nd]
-  if d == nil then
-    d = { 1 }
-    for k = 3, nd do d[#d + 1] = k end
-    stat_dims[nd] = d
-  end
-  return d
-end
-
 -- a C vector shaped to broadcast along dim 2 of an nd-dim input
 local function channel_view(t, nd)
   if nd <= 2 then return t end
@@ -192,24 +180,17 @@ function F.batch_norm(input, running_mean, running_var, weight, bias, training, 
     raise(fmt("batch_norm: expected more than 1 value per channel when training, got input of size %s",
               shape_str(input)))
   end
-  local dims = batch_dims(nd)
-  local mean = input:mean(dims, true)
-  local var = input:var(dims, 0, true)
-  -- y = x * scale + shift with per-channel scale = w / sqrt(var + eps) and shift =
-  -- b - mean * scale: two passes over the input besides the statistics
-  local scale = (var + eps):rsqrt()
-  if weight ~= nil then scale = scale * channel_view(weight, nd) end
-  local shift = mean * scale
-  if bias ~= nil then shift = channel_view(bias, nd) - shift else shift = shift:neg() end
-  -- the statistics are detached, so the updates record nothing (and make no closure)
+  -- one op each way (batch_norm_train and its backward kernel); the batch mean and
+  -- biased variance it returns carry no gradient, so the updates record nothing
+  local y, mean, var = ember.batch_norm_train(input, weight, bias, eps)
   if momentum == nil then momentum = 0.1 end
   if running_mean ~= nil then
-    running_mean:mul_(1 - momentum):add_(mean:detach():view(c) * momentum)
+    running_mean:mul_(1 - momentum):add_(mean * momentum)
   end
   if running_var ~= nil then
-    running_var:mul_(1 - momentum):add_(var:detach():view(c) * (momentum * n / (n - 1)))
+    running_var:mul_(1 - momentum):add_(var * (momentum * n / (n - 1)))
   end
-  return input * scale + shift
+  return y
 end
 
 -- layer_norm(input, normalized_shape, weight, bias, eps=1e-5): over the last dims
